@@ -1,0 +1,70 @@
+"""Enumerations of the domain. Compare against these, never against raw strings."""
+
+from django.db import models
+
+
+class Stage(models.TextChoices):
+    """Where a version stands in its lifecycle."""
+
+    NONE = "none", "None"
+    STAGING = "staging", "Staging"
+    PRODUCTION = "production", "Production"
+    ARCHIVED = "archived", "Archived"
+
+
+class VersionStatus(models.TextChoices):
+    """Whether a version's artifacts are completely stored and verified."""
+
+    PENDING = "pending", "Pending"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class RequestStatus(models.TextChoices):
+    """The state of a transition request."""
+
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Decision(models.TextChoices):
+    """One reviewer's decision on a transition request."""
+
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+
+
+class LedgerKind(models.TextChoices):
+    """What a ledger row records.
+
+    The first four are stage changes (``from_stage`` and ``to_stage`` are set); the others record
+    registrations, decisions, alias moves and policy changes on the same append-only chain.
+    """
+
+    DIRECT = "direct", "Direct stage change"
+    APPROVED = "approved", "Approved stage change"
+    AUTOMATIC = "automatic", "Automatic archive"
+    ROLLBACK = "rollback", "Rollback"
+    REGISTERED = "registered", "Version registered"
+    REQUESTED = "requested", "Transition requested"
+    APPROVAL = "approval", "Approval given"
+    REJECTION = "rejection", "Request rejected"
+    CANCELLATION = "cancellation", "Request cancelled"
+    ALIAS_SET = "alias_set", "Alias set"
+    ALIAS_REMOVED = "alias_removed", "Alias removed"
+    MODEL_CHANGED = "model_changed", "Model settings changed"
+
+
+STAGE_CHANGE_KINDS = frozenset(
+    {LedgerKind.DIRECT, LedgerKind.APPROVED, LedgerKind.AUTOMATIC, LedgerKind.ROLLBACK}
+)
+
+
+class Role(models.TextChoices):
+    """The groups that carry the registry's roles (created by a data migration)."""
+
+    PUBLISHERS = "Publishers", "Publishers"
+    REVIEWERS = "Reviewers", "Reviewers"
+    GOVERNANCE = "Governance", "Governance"

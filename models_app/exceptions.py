@@ -1,0 +1,154 @@
+"""Domain errors. Each has a stable machine-readable ``code``; each edge maps them to its medium in one place.
+
+The category base classes (NotFound, NotAllowed, Conflict, InvalidInput, TooLarge, StorageUnavailable)
+decide the HTTP status; the concrete classes give the code and message.
+"""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """Base of every domain error. ``field`` names the offending input field when there is one."""
+
+    code = "registry_error"
+    default_message = "The registry refused the operation."
+
+    def __init__(self, message: str | None = None, *, field: str | None = None, code: str | None = None):
+        self.message = message or self.default_message
+        self.field = field
+        if code:
+            self.code = code
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# -- categories -----------------------------------------------------------------------------------
+
+
+class NotFound(RegistryError):
+    code = "not_found"
+    default_message = "Not found."
+
+
+class NotAllowed(RegistryError):
+    code = "permission_denied"
+    default_message = "You are not allowed to do this."
+
+
+class Conflict(RegistryError):
+    code = "conflict"
+    default_message = "The request conflicts with the current state."
+
+
+class InvalidInput(RegistryError):
+    code = "invalid"
+    default_message = "Invalid input."
+
+
+class TooLarge(RegistryError):
+    code = "too_large"
+    default_message = "The upload is larger than the configured limit."
+
+
+class StorageUnavailable(RegistryError):
+    code = "storage_unavailable"
+    default_message = "The artifact storage is unreachable; nothing was stored. Try again later."
+
+
+# -- concrete errors --------------------------------------------------------------------------------
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+
+class VersionNotFound(NotFound):
+    code = "version_not_found"
+
+
+class RequestNotFound(NotFound):
+    code = "request_not_found"
+
+
+class FileNotFound(NotFound):
+    code = "file_not_found"
+
+
+class SelfApprovalForbidden(NotAllowed):
+    code = "self_approval_forbidden"
+    default_message = (
+        "You requested this transition, so you cannot approve or reject it; another reviewer must."
+    )
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+    def __init__(self, *, current, target, rollback: bool = False):
+        self.current, self.target = current, target
+        if rollback:
+            message = (
+                f"Cannot roll back from stage '{current}' to '{target}': only an archived version "
+                "that has been in Production before can be rolled back to."
+            )
+        else:
+            message = f"Cannot move a version from stage '{current}' to stage '{target}'."
+        super().__init__(message, field="to")
+
+
+class ApprovalRequired(Conflict):
+    code = "approval_required"
+    default_message = (
+        "Moving a version to Production needs an approved transition request; "
+        "create one with POST /api/v1/transition-requests/."
+    )
+
+
+class RollbackRequired(Conflict):
+    code = "rollback_required"
+    default_message = "An archived version returns to Production only through a rollback with a reason."
+
+
+class RequestAlreadyDecided(Conflict):
+    code = "already_decided"
+
+
+class DuplicatePendingRequest(Conflict):
+    code = "duplicate_request"
+
+
+class AlreadyVoted(Conflict):
+    code = "already_decided_by_you"
+
+
+class VersionNotReady(Conflict):
+    code = "version_not_ready"
+
+
+class StaleState(Conflict):
+    code = "stale_state"
+
+
+class NeverInProduction(Conflict):
+    code = "never_in_production"
+
+
+class ModelAlreadyExists(Conflict):
+    code = "model_exists"
+
+
+class ChecksumMismatch(InvalidInput):
+    code = "checksum_mismatch"
+
+
+class InvalidArtifactPath(InvalidInput):
+    code = "invalid_path"
+
+
+class AppendOnlyViolation(RegistryError):
+    """Raised when code tries to change or delete a ledger row."""
+
+    code = "append_only"
+    default_message = "Ledger rows are append-only: they can never be changed or deleted."

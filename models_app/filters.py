@@ -1,0 +1,182 @@
+"""FilterSets shared by the API lists and the reviewer UI lists."""
+
+from __future__ import annotations
+
+import re
+
+import django_filters
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db.models import FloatField, Q
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+
+from models_app.choices import LedgerKind, RequestStatus, Stage, VersionStatus
+from models_app.models import ModelVersion, RegisteredModel, StageTransition, TransitionRequest
+
+_METRIC_RE = re.compile(
+    r"^(?P<name>[A-Za-z0-9_.\-/]{1,200})(?P<op>>=|<=|>|<|=)(?P<value>-?\d+(\.\d+)?([eE][-+]?\d+)?)\Z"
+)
+_OPS = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt", "=": "exact"}
+
+
+def _tag_q(value: str, field: str = "tags") -> Q:
+    key, sep, tag_value = value.partition(":")
+    if not key:
+        raise ValidationError("Use tag=key or tag=key:value.")
+    if sep:
+        return Q(**{f"{field}__{key}": tag_value}) if key.isidentifier() else Q(**{field: {key: tag_value}})
+    return Q(**{f"{field}__has_key": key})
+
+
+class RegisteredModelFilterSet(django_filters.FilterSet):
+    """Models: name substring, tag (key or key:value), team (group name), having a version in a stage."""
+
+    name = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+    tag = django_filters.CharFilter(method="filter_tag", label="Tag (key or key:value)")
+    team = django_filters.ModelChoiceFilter(
+        queryset=Group.objects.all(), to_field_name="name", field_name="team", label="Team"
+    )
+    stage = django_filters.ChoiceFilter(
+        choices=[(s.value, s.label) for s in Stage if s != Stage.NONE],
+        method="filter_stage",
+        label="Has a version in stage",
+    )
+
+    class Meta:
+        model = RegisteredModel
+        fields = ["name", "tag", "team", "stage"]
+
+    def filter_tag(self, queryset, name, value):
+        try:
+            return queryset.filter(_tag_q(value))
+        except ValidationError:
+            return queryset.none()
+
+    def filter_stage(self, queryset, name, value):
+        return queryset.filter(versions__stage=value).distinct()
+
+
+class ModelVersionFilterSet(django_filters.FilterSet):
+    """Versions: stage, status, tag, author, creation range, commit, dataset URI, metric thresholds."""
+
+    stage = django_filters.ChoiceFilter(choices=Stage.choices)
+    status = django_filters.ChoiceFilter(choices=VersionStatus.choices)
+    tag = django_filters.CharFilter(method="filter_tag", label="Tag (key or key:value)")
+    author = django_filters.CharFilter(field_name="created_by__username", label="Author (username)")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    commit = django_filters.CharFilter(
+        field_name="source_commit", lookup_expr="startswith", label="Commit (prefix)"
+    )
+    dataset = django_filters.CharFilter(method="filter_dataset", label="Dataset URI")
+    metric = django_filters.CharFilter(method="filter_metric", label="Metric threshold, e.g. accuracy>=0.9")
+    ordering = django_filters.CharFilter(
+        method="filter_ordering",
+        label="Order by version, created_at or metric:<name> (prefix '-' for descending)",
+    )
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "stage",
+            "status",
+            "tag",
+            "author",
+            "created_after",
+            "created_before",
+            "commit",
+            "dataset",
+            "metric",
+        ]
+
+    def filter_tag(self, queryset, name, value):
+        try:
+            return queryset.filter(_tag_q(value))
+        except ValidationError:
+            return queryset.none()
+
+    def is_valid(self):
+        valid = super().is_valid()
+        # Several ``metric`` parameters are allowed; the form field sees only one, so check them all here.
+        for expr in self._metric_values():
+            if not _METRIC_RE.match(expr.strip()):
+                self.form.add_error("metric", f"{expr!r} is not 'name<op>number' (ops: >=, <=, >, <, =).")
+                valid = False
+        ordering = (self.data.get("ordering") or "").lstrip("-")
+        if (
+            ordering
+            and ordering not in ("version", "created_at")
+            and not (ordering.startswith("metric:") and len(ordering) > 7)
+        ):
+            self.form.add_error(
+                "ordering", "Use version, created_at or metric:<name>, optionally prefixed with '-'."
+            )
+            valid = False
+        return valid
+
+    def _metric_values(self) -> list[str]:
+        getlist = getattr(self.data, "getlist", None)
+        values = getlist("metric") if getlist else [self.data.get("metric")]
+        return [v for v in values if v]
+
+    def filter_dataset(self, queryset, name, value):
+        # Both backends serialize JSON objects as '"uri": "<value>"', so a text match is portable.
+        return queryset.filter(datasets__icontains=f'"uri": "{value}"')
+
+    def filter_metric(self, queryset, name, value):
+        for expr in self._metric_values():
+            match = _METRIC_RE.match(expr.strip())
+            alias = f"_metric_{len(queryset.query.annotations)}"
+            queryset = queryset.annotate(
+                **{alias: Cast(KeyTextTransform(match["name"], "metrics"), FloatField())}
+            ).filter(**{f"{alias}__{_OPS[match['op']]}": float(match["value"])})
+        return queryset
+
+    def filter_ordering(self, queryset, name, value):
+        descending = value.startswith("-")
+        key = value.lstrip("-")
+        if key in ("version", "created_at"):
+            return queryset.order_by(f"{'-' if descending else ''}{key}", "-id")
+        if key.startswith("metric:") and len(key) > 7:
+            expr = Cast(KeyTextTransform(key[7:], "metrics"), FloatField())
+            order = expr.desc(nulls_last=True) if descending else expr.asc(nulls_last=True)
+            return queryset.order_by(order, "-version")
+        return queryset
+
+
+class TransitionRequestFilterSet(django_filters.FilterSet):
+    """Requests: status, model name, requester username."""
+
+    status = django_filters.ChoiceFilter(choices=RequestStatus.choices)
+    model = django_filters.CharFilter(field_name="version__registered_model__name", label="Model name")
+    requested_by = django_filters.CharFilter(
+        field_name="requested_by__username", label="Requester (username)"
+    )
+
+    class Meta:
+        model = TransitionRequest
+        fields = ["status", "model", "requested_by"]
+
+
+class LedgerFilterSet(django_filters.FilterSet):
+    """Ledger rows: model, version number, actor, kind, time range."""
+
+    model = django_filters.CharFilter(field_name="registered_model__name", label="Model name")
+    version = django_filters.NumberFilter(field_name="version__version", label="Version number")
+    actor = django_filters.CharFilter(field_name="actor_username", label="Actor (username)")
+    kind = django_filters.ChoiceFilter(choices=LedgerKind.choices)
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+
+    class Meta:
+        model = StageTransition
+        fields = ["model", "version", "actor", "kind", "since", "until"]
+
+
+__all__ = [
+    "LedgerFilterSet",
+    "ModelVersionFilterSet",
+    "RegisteredModelFilterSet",
+    "TransitionRequestFilterSet",
+]

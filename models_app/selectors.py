@@ -1,0 +1,180 @@
+"""Every read the edges make, with the joins they need, so list pages run a fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+
+from models_app.choices import STAGE_CHANGE_KINDS, Decision, LedgerKind, RequestStatus, Stage, VersionStatus
+from models_app.exceptions import ModelNotFound, RequestNotFound, VersionNotFound
+from models_app.models import (
+    Approval,
+    ModelAlias,
+    ModelVersion,
+    RegisteredModel,
+    StageTransition,
+    TransitionRequest,
+)
+from models_app.names import canonical_name
+
+
+def model_list() -> QuerySet[RegisteredModel]:
+    """Models with their team, Production version number and Staging count annotated."""
+    production = ModelVersion.objects.filter(registered_model=OuterRef("pk"), stage=Stage.PRODUCTION)
+    return (
+        RegisteredModel.objects.select_related("team", "created_by")
+        .annotate(
+            production_version=Subquery(production.values("version")[:1]),
+            staging_count=Count("versions", filter=Q(versions__stage=Stage.STAGING), distinct=True),
+            latest_version=Max("versions__version"),
+        )
+        .prefetch_related(Prefetch("aliases", queryset=ModelAlias.objects.select_related("version")))
+        .order_by("name")
+    )
+
+
+def model_get(*, name: str) -> RegisteredModel:
+    """A model by name, compared in canonical form; ModelNotFound otherwise."""
+    model = model_list().filter(name=canonical_name(name)).first()
+    if model is None:
+        raise ModelNotFound(f"No model named '{name}'.", field="name")
+    return model
+
+
+def version_list(*, registered_model: RegisteredModel | None = None) -> QuerySet[ModelVersion]:
+    """Versions with everything their representation shows, newest first."""
+    qs = ModelVersion.objects.select_related(
+        "registered_model", "registered_model__team", "created_by", "parent"
+    )
+    qs = qs.prefetch_related("files", Prefetch("aliases", queryset=ModelAlias.objects.order_by("name")))
+    if registered_model is not None:
+        qs = qs.filter(registered_model=registered_model)
+    return qs.order_by("registered_model_id", "-version")
+
+
+def version_get(*, registered_model: RegisteredModel, ref: str | int) -> ModelVersion:
+    """Resolve a version reference: a number, ``latest``, a stage name, or ``@alias``.
+
+    ``latest`` is the newest ready version; ``staging`` the newest version in Staging.
+    """
+    qs = version_list(registered_model=registered_model)
+    ref_text = str(ref).strip()
+    version = None
+    if ref_text.isdigit():
+        version = qs.filter(version=int(ref_text)).first()
+    elif ref_text == "latest":
+        version = qs.filter(status=VersionStatus.READY).first()
+    elif ref_text in Stage.values and ref_text != Stage.NONE:
+        version = qs.filter(stage=ref_text).first()
+    elif ref_text.startswith("@") and len(ref_text) > 1:
+        alias = ModelAlias.objects.filter(registered_model=registered_model, name=ref_text[1:]).first()
+        version = qs.filter(pk=alias.version_id).first() if alias else None
+    else:
+        raise VersionNotFound(
+            f"'{ref_text}' is not a version reference; use a number, 'latest', 'production', 'staging', "
+            "'archived' or '@alias'.",
+            field="ref",
+        )
+    if version is None:
+        raise VersionNotFound(f"'{registered_model.name}' has no version '{ref_text}'.", field="ref")
+    return version
+
+
+def version_children(*, version: ModelVersion) -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.filter(parent=version).select_related("registered_model").order_by("version")
+
+
+def version_ever_in_production(*, version: ModelVersion) -> bool:
+    return StageTransition.objects.filter(version=version, to_stage=Stage.PRODUCTION).exists()
+
+
+def transition_request_list() -> QuerySet[TransitionRequest]:
+    """Requests with their version, model, requester and decisions, newest first."""
+    return (
+        TransitionRequest.objects.select_related(
+            "version", "version__registered_model", "version__registered_model__team", "requested_by"
+        )
+        .prefetch_related(Prefetch("approvals", queryset=Approval.objects.select_related("reviewer")))
+        .annotate(approval_count=Count("approvals", filter=Q(approvals__decision=Decision.APPROVE)))
+        .order_by("-created_at", "-id")
+    )
+
+
+def transition_request_list_pending() -> QuerySet[TransitionRequest]:
+    return transition_request_list().filter(status=RequestStatus.PENDING)
+
+
+def transition_request_get(*, pk: int) -> TransitionRequest:
+    req = transition_request_list().filter(pk=pk).first()
+    if req is None:
+        raise RequestNotFound(f"No transition request #{pk}.", field="id")
+    return req
+
+
+def transition_request_awaiting(*, user) -> QuerySet[TransitionRequest]:
+    """Pending requests this user could decide: not their own, and not yet decided by them."""
+    return transition_request_list_pending().exclude(requested_by=user).exclude(approvals__reviewer=user)
+
+
+def ledger_list() -> QuerySet[StageTransition]:
+    """Ledger rows, newest first, with model, version and request joined."""
+    return StageTransition.objects.select_related(
+        "registered_model", "version", "transition_request"
+    ).order_by("-id")
+
+
+def ledger_for_version(*, version: ModelVersion) -> QuerySet[StageTransition]:
+    return ledger_list().filter(version=version)
+
+
+def models_production_changed_recently(*, limit: int = 5) -> QuerySet[StageTransition]:
+    """The newest ledger rows that put a version into Production."""
+    return ledger_list().filter(to_stage=Stage.PRODUCTION)[:limit]
+
+
+@dataclass
+class Snapshot:
+    """Which versions held each stage and alias at a moment, and how Production got there."""
+
+    at: datetime
+    stages: dict[str, list[int]] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+    production_entry: StageTransition | None = None
+    production_approvals: list[StageTransition] = field(default_factory=list)
+
+
+def model_history_at(*, registered_model: RegisteredModel, at: datetime) -> Snapshot:
+    """Replay the ledger up to ``at``: the answer comes from the ledger alone."""
+    rows = (
+        StageTransition.objects.filter(registered_model=registered_model, created_at__lte=at)
+        .select_related("version", "transition_request")
+        .order_by("id")
+    )
+    stage_of: dict[int, str] = {}
+    entered: dict[int, StageTransition] = {}
+    aliases: dict[str, int] = {}
+    approvals_by_request: dict[int, list[StageTransition]] = {}
+    for row in rows:
+        number = row.version.version if row.version else None
+        if row.kind == LedgerKind.REGISTERED and number is not None:
+            stage_of[number] = Stage.NONE
+        elif row.kind in STAGE_CHANGE_KINDS and number is not None:
+            stage_of[number] = row.to_stage
+            entered[number] = row
+        elif row.kind == LedgerKind.ALIAS_SET and number is not None:
+            aliases[row.alias] = number
+        elif row.kind == LedgerKind.ALIAS_REMOVED:
+            aliases.pop(row.alias, None)
+        elif row.kind == LedgerKind.APPROVAL and row.transition_request_id:
+            approvals_by_request.setdefault(row.transition_request_id, []).append(row)
+    snap = Snapshot(at=at, aliases=dict(sorted(aliases.items())))
+    for stage in (Stage.PRODUCTION, Stage.STAGING, Stage.ARCHIVED, Stage.NONE):
+        snap.stages[stage] = sorted(n for n, s in stage_of.items() if s == stage)
+    if snap.stages[Stage.PRODUCTION]:
+        entry = entered.get(snap.stages[Stage.PRODUCTION][0])
+        snap.production_entry = entry
+        if entry and entry.transition_request_id:
+            snap.production_approvals = approvals_by_request.get(entry.transition_request_id, [])
+    return snap

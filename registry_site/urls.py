@@ -1,0 +1,17 @@
+"""URL map: the reviewer UI at /, the API under /api/v1/, the governance admin under /admin/."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+admin.site.site_header = "Model Registry governance"
+admin.site.site_title = "Model Registry"
+admin.site.index_title = "Governance"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/", include("models_app.api.urls")),
+    path("", include("models_app.urls")),
+]

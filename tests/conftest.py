@@ -1,0 +1,125 @@
+"""Shared fixtures: per-test artifact storage, role personas, and helpers that reach states via services."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.contrib.auth.models import Group, Permission, User
+from django.db import connection
+
+from models_app import services
+from models_app.artifacts import IncomingFile
+from models_app.choices import Role
+from models_app.role_permissions import ensure_role_groups
+
+
+@pytest.fixture(autouse=True)
+def artifact_root(settings, tmp_path):
+    """Every test stores artifacts in its own folder through the real FileSystemStorage."""
+    root = tmp_path / "artifacts"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    return root
+
+
+@pytest.fixture
+def role_groups(db):
+    """The role groups, recreated if a transactional test flushed them."""
+    ensure_role_groups(Group, Permission)
+    return {role: Group.objects.get(name=role) for role in Role.values}
+
+
+@pytest.fixture
+def team(db):
+    return Group.objects.get_or_create(name="fraud-team")[0]
+
+
+@pytest.fixture
+def other_team(db):
+    return Group.objects.get_or_create(name="search-team")[0]
+
+
+def make_user(username: str, *groups: Group, **extra) -> User:
+    user = User.objects.create_user(username=username, password="pw-" + username, **extra)
+    user.groups.add(*groups)
+    return User.objects.get(pk=user.pk)  # fresh object: no stale permission cache
+
+
+@pytest.fixture
+def publisher(role_groups, team):
+    return make_user("pat-publisher", role_groups["Publishers"], team)
+
+
+@pytest.fixture
+def publisher2(role_groups, team):
+    return make_user("pia-publisher", role_groups["Publishers"], team)
+
+
+@pytest.fixture
+def reviewer(role_groups):
+    return make_user("rita-reviewer", role_groups["Reviewers"])
+
+
+@pytest.fixture
+def reviewer2(role_groups):
+    return make_user("rob-reviewer", role_groups["Reviewers"])
+
+
+@pytest.fixture
+def governance(role_groups):
+    return make_user("gil-governance", role_groups["Governance"], is_staff=True)
+
+
+@pytest.fixture
+def outsider(role_groups, other_team):
+    """A publisher of another team."""
+    return make_user("otto-outsider", role_groups["Publishers"], other_team)
+
+
+@pytest.fixture
+def norole(db):
+    return make_user("nora-norole")
+
+
+@pytest.fixture
+def superuser(db):
+    return User.objects.create_superuser("sam-super", "sam@example.com", "pw-sam")
+
+
+@pytest.fixture
+def registered_model(publisher, team):
+    return services.registered_model_create(
+        name="fraud-detector", team=team, created_by=publisher, description="Scores card transactions."
+    )
+
+
+def register(model, user, *, files=None, metadata=None, idempotency_key=None):
+    """Register a version through the service with small in-memory files."""
+    files = files or {"model.bin": b"weights-" + str(model.last_version_number).encode()}
+    incoming = [IncomingFile(path=p, stream=io.BytesIO(data)) for p, data in files.items()]
+    version, _ = services.version_register(
+        registered_model=model,
+        created_by=user,
+        files=incoming,
+        metadata=metadata or {"metrics": {"accuracy": 0.9}},
+        idempotency_key=idempotency_key,
+    )
+    return version
+
+
+def promote(version, publisher, reviewer, comment="ship it"):
+    """Staging, request, approve: the ordinary road to Production."""
+    services.version_transition(version=version, to="staging", actor=publisher)
+    req = services.transition_request_create(version=version, to="production", requested_by=publisher)
+    services.transition_request_approve(transition_request=req, reviewer=reviewer, comment=comment)
+    version.refresh_from_db()
+    return req
+
+
+@pytest.fixture
+def is_postgres():
+    return connection.vendor == "postgresql"
