@@ -1,0 +1,97 @@
+"""Races on the real PostgreSQL: separate threads, separate connections, real row locks."""
+
+import io
+import threading
+
+import pytest
+from django.db import close_old_connections, connection
+
+from models_app import services
+from models_app.artifacts import IncomingFile
+from models_app.choices import Stage
+from models_app.ledger import verify_chain
+from models_app.models import ModelVersion, StageTransition, TransitionRequest
+from tests.conftest import register
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+
+
+def run_in_threads(targets, timeout=60):
+    """Start every target at the same moment; return the exceptions they raised."""
+    barrier = threading.Barrier(len(targets))
+    errors = []
+
+    def wrap(fn):
+        try:
+            barrier.wait(timeout=timeout)
+            fn()
+        except Exception as exc:  # collected and asserted by the test
+            errors.append(exc)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=wrap, args=(fn,)) for fn in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    assert not any(t.is_alive() for t in threads), "a thread did not finish in time"
+    return errors
+
+
+def test_fifty_concurrent_registrations_get_one_to_fifty(registered_model, publisher):
+    def one(i):
+        return lambda: services.version_register(
+            registered_model=registered_model,
+            created_by=publisher,
+            files=[IncomingFile("model.bin", io.BytesIO(f"weights {i}".encode()))],
+        )
+
+    errors = run_in_threads([one(i) for i in range(50)])
+    assert errors == []
+    numbers = sorted(
+        ModelVersion.objects.filter(registered_model=registered_model).values_list("version", flat=True)
+    )
+    assert numbers == list(range(1, 51))
+    assert verify_chain().ok
+
+
+def test_two_reviewers_promoting_two_versions_at_once_leave_one_production(
+    registered_model, publisher, reviewer, reviewer2
+):
+    requests = []
+    for _ in range(2):
+        version = register(registered_model, publisher)
+        services.version_transition(version=version, to="staging", actor=publisher)
+        requests.append(
+            services.transition_request_create(version=version, to="production", requested_by=publisher)
+        )
+
+    errors = run_in_threads(
+        [
+            lambda: services.transition_request_approve(transition_request=requests[0], reviewer=reviewer),
+            lambda: services.transition_request_approve(transition_request=requests[1], reviewer=reviewer2),
+        ]
+    )
+    assert errors == []
+    assert ModelVersion.objects.filter(registered_model=registered_model, stage=Stage.PRODUCTION).count() == 1
+    assert all(r.status == "approved" for r in TransitionRequest.objects.all())
+    # The ledger tells the same story: each version's stage is its last stage-change row.
+    for version in ModelVersion.objects.all():
+        last = (
+            StageTransition.objects.filter(
+                version=version, kind__in=["direct", "approved", "automatic", "rollback"]
+            )
+            .order_by("-id")
+            .first()
+        )
+        assert last.to_stage == version.stage
+    assert sorted(ModelVersion.objects.values_list("stage", flat=True)) == [Stage.ARCHIVED, Stage.PRODUCTION]
+    assert verify_chain().ok
