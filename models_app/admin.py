@@ -17,8 +17,9 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -141,8 +142,9 @@ class TagFilter(admin.SimpleListFilter):
         if not value:
             return queryset
         key, sep, tag_value = value.partition("=")
-        # KeyTextTransform passes the key as a parameter, so any key (dashes, dots) is safe and exact.
-        queryset = queryset.alias(_tag_value=KeyTextTransform(key, self.tag_field))
+        # KeyTextTransform passes the key as a parameter, so any key (dashes, dots) is safe and exact;
+        # the cast makes the comparison plain text (without it SQLite compares the value as JSON).
+        queryset = queryset.alias(_tag_value=Cast(KeyTextTransform(key, self.tag_field), TextField()))
         if sep:
             return queryset.filter(_tag_value=tag_value)
         return queryset.filter(_tag_value__isnull=False)
@@ -461,9 +463,9 @@ class ModelVersionAdmin(ServiceFormAdmin):
         saved = self.run_service(services.version_update, version=current, actor=request.user, **changed)
         _copy_saved(saved, obj)
 
-    def save_related(self, request, form, formsets, change):
-        # Both inlines are read-only; nothing of the files or ledger is ever saved from this page.
-        form.save_m2m()
+    def save_formset(self, request, form, formset, change):
+        # Both inlines are read-only: whatever was posted for files or ledger rows is never saved.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
 
 @admin.register(ArtifactFile)
