@@ -508,3 +508,29 @@ def test_governance_deactivates_but_cannot_delete_or_escalate(client, governance
     )
     assert User.objects.get(pk=publisher.pk).is_active is False
     assert User.objects.get(pk=superuser.pk).is_active is True
+
+
+def test_changelists_run_a_fixed_number_of_queries(client, governance, registered_model, publisher):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(governance)
+    pages = [
+        url("modelversion_changelist"),
+        url("stagetransition_changelist"),
+        url("registeredmodel_changelist"),
+    ]
+
+    def queries() -> list[int]:
+        result = []
+        for page in pages:
+            with CaptureQueriesContext(connection) as ctx:
+                assert client.get(page).status_code == 200
+            result.append(len(ctx.captured_queries))
+        return result
+
+    register(registered_model, publisher)
+    few = queries()
+    for _ in range(3):
+        register(registered_model, publisher)
+    assert queries() == few
