@@ -178,3 +178,19 @@ def model_history_at(*, registered_model: RegisteredModel, at: datetime) -> Snap
         if entry and entry.transition_request_id:
             snap.production_approvals = approvals_by_request.get(entry.transition_request_id, [])
     return snap
+
+
+def model_list_with_staging() -> QuerySet[RegisteredModel]:
+    """``model_list`` plus each model's Staging versions as ``staging_versions`` (for the models page)."""
+    staging = ModelVersion.objects.filter(stage=Stage.STAGING).order_by("-version")
+    return model_list().prefetch_related(Prefetch("versions", queryset=staging, to_attr="staging_versions"))
+
+
+def transition_request_list_by(*, user) -> QuerySet[TransitionRequest]:
+    """Requests this user made, newest first."""
+    return transition_request_list().filter(requested_by=user)
+
+
+def transition_request_list_for_version(*, version: ModelVersion) -> QuerySet[TransitionRequest]:
+    """A version's requests, newest first."""
+    return transition_request_list().filter(version=version)

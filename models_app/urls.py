@@ -1,5 +1,36 @@
 """Reviewer UI routes (app_name="models_app")."""
 
+from django.urls import path
+
+from models_app import views
+
 app_name = "models_app"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("models/", views.registeredmodel_list, name="registeredmodel-list"),
+    path("models/<str:name>/", views.registeredmodel_detail, name="registeredmodel-detail"),
+    path("models/<str:name>/compare/", views.modelversion_compare, name="modelversion-compare"),
+    path("models/<str:name>/versions/<int:number>/", views.modelversion_detail, name="modelversion-detail"),
+    path(
+        "models/<str:name>/versions/<int:number>/transition/",
+        views.modelversion_transition,
+        name="modelversion-transition",
+    ),
+    path(
+        "models/<str:name>/versions/<int:number>/request-promotion/",
+        views.modelversion_request,
+        name="modelversion-request",
+    ),
+    path(
+        "models/<str:name>/versions/<int:number>/rollback/",
+        views.modelversion_rollback,
+        name="modelversion-rollback",
+    ),
+    path("approvals/", views.transitionrequest_list, name="transitionrequest-list"),
+    path("approvals/<int:pk>/approve/", views.transitionrequest_approve, name="transitionrequest-approve"),
+    path("approvals/<int:pk>/reject/", views.transitionrequest_reject, name="transitionrequest-reject"),
+    path("approvals/<int:pk>/cancel/", views.transitionrequest_cancel, name="transitionrequest-cancel"),
+    path("audit/", views.stagetransition_list, name="stagetransition-list"),
+    path("audit/export.csv", views.stagetransition_export, name="stagetransition-export"),
+]
