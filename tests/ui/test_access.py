@@ -88,7 +88,9 @@ def test_logout_is_a_post_form_in_the_header(login, reviewer):
 def test_unknown_models_and_versions_are_404(login, scenario, reviewer):
     client = login(reviewer)
     assert client.get(reverse("models_app:registeredmodel-detail", args=["nope"])).status_code == 404
-    assert client.get(reverse("models_app:modelversion-detail", args=["fraud-detector", 99])).status_code == 404
+    assert (
+        client.get(reverse("models_app:modelversion-detail", args=["fraud-detector", 99])).status_code == 404
+    )
     assert client.get(reverse("models_app:modelversion-compare", args=["nope"])).status_code == 404
 
 

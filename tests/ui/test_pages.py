@@ -128,15 +128,19 @@ def test_the_version_page_shows_every_metadata_field(login, scenario, reviewer):
     assert f'href="https://github.com/acme/fraud-models/commit/{v3.source_commit}"' in html
     assert "<dt>Branch</dt><dd>main</dd>" in html
     assert "s3://acme-data/transactions" in html and "2024-03" in html
-    assert "<th scope=\"row\">learning_rate</th><td><code>0.05</code></td>" in html
+    assert '<th scope="row">learning_rate</th><td><code>0.05</code></td>' in html
     assert "[&quot;amount&quot;, &quot;merchant&quot;]" in html
     assert '<th scope="row">auc</th><td class="num" title="0.93">0.93</td><td class="num">0.9</td>' in html
-    assert "3.11.9" in html and "xgboost 2.1.0" in html and "<td>pandas</td><td><code>2.3.0</code></td>" in html
+    assert (
+        "3.11.9" in html and "xgboost 2.1.0" in html and "<td>pandas</td><td><code>2.3.0</code></td>" in html
+    )
     assert "&quot;inputs&quot;" in html  # signature as JSON
     assert "Retrained with window 3." in html
     # Lineage: parent v2 here, and v2's page lists v3 as a child.
     assert re.search(r"<dt>Parent</dt><dd><a href=\"/models/fraud-detector/versions/2/\">v2</a>", html)
-    v2_html = _html(login(reviewer).get(reverse("models_app:modelversion-detail", args=["fraud-detector", 2])))
+    v2_html = _html(
+        login(reviewer).get(reverse("models_app:modelversion-detail", args=["fraud-detector", 2]))
+    )
     assert re.search(r"<dt>Children</dt><dd><a href=\"/models/fraud-detector/versions/3/\">v3</a>", v2_html)
 
 
@@ -153,13 +157,21 @@ def test_the_version_page_lists_files_with_size_checksum_and_api_download_link(l
 def test_the_version_page_shows_its_ledger_and_pending_request(login, scenario, reviewer):
     html = _html(login(reviewer).get(reverse("models_app:modelversion-detail", args=["fraud-detector", 3])))
     ledger = html.split('id="ledger-title"')[1].split("</table>")[0]
-    assert "Version registered" in ledger and "Transition requested" in ledger and "Direct stage change" in ledger
+    assert (
+        "Version registered" in ledger
+        and "Transition requested" in ledger
+        and "Direct stage change" in ledger
+    )
     pending = html.split('id="pending-title"')[1].split('id="actions-title"')[0]
     assert f'id="request-{scenario.request.pk}"' in pending
 
 
 def _actions(html: str) -> str:
-    return html.split('id="actions-title"')[1].split('id="overview-title"')[0] if 'id="actions-title"' in html else ""
+    return (
+        html.split('id="actions-title"')[1].split('id="overview-title"')[0]
+        if 'id="actions-title"' in html
+        else ""
+    )
 
 
 def test_a_reviewer_may_decide_and_archive_but_not_request(login, scenario, reviewer):
@@ -197,7 +209,9 @@ def test_publishers_of_other_teams_and_governance_see_no_actions(login, scenario
         assert reverse("models_app:transitionrequest-approve", args=[scenario.request.pk]) not in html
 
 
-def test_rollback_is_offered_to_reviewers_only_on_formerly_production_versions(login, scenario, reviewer, publisher):
+def test_rollback_is_offered_to_reviewers_only_on_formerly_production_versions(
+    login, scenario, reviewer, publisher
+):
     url = reverse("models_app:modelversion-detail", args=["fraud-detector", 1])
     assert "Roll back to v1" in _actions(_html(login(reviewer).get(url)))
     assert "Roll back" not in _html(login(publisher).get(url))

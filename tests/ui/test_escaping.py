@@ -1,0 +1,102 @@
+"""No user-supplied text (names, descriptions, tags, comments, metadata) can inject markup or script."""
+
+import pytest
+from django.urls import reverse
+
+from models_app import presenters, services
+from tests.conftest import register
+
+pytestmark = pytest.mark.django_db
+
+SCRIPT = "<script>alert('card')</script>"
+IMG = '<img src=x onerror="alert(1)">'
+PAYLOAD = f'Hello {SCRIPT} {IMG} [click](javascript:alert(3)) <a href="javascript:alert(4)">x</a>'
+
+
+def _assert_inert(html: str) -> None:
+    assert "<script>alert" not in html
+    assert 'onerror="' not in html and "onerror=alert" not in html
+    assert '<img src="x"' not in html and "<img src=x" not in html
+    assert 'href="javascript:' not in html
+
+
+def test_hostile_text_everywhere_renders_inert(login, publisher, reviewer, team):
+    model = services.registered_model_create(
+        name="hostile", team=team, created_by=publisher, description=PAYLOAD, tags={"note": IMG}
+    )
+    v1 = register(
+        model,
+        publisher,
+        metadata={
+            "description": PAYLOAD,
+            "tags": {"x": SCRIPT},
+            "metrics": {"<b>auc</b>": 0.9},
+            "parameters": {IMG: SCRIPT},
+            "datasets": [{"uri": "javascript:alert(5)", "version": IMG}],
+            "source": {"repository": "javascript:alert(6)//github.com/a/b", "commit": "abcdef1"},
+            "environment": {"framework": SCRIPT, "libraries": {IMG: "1"}},
+            "signature": {"inputs": SCRIPT},
+        },
+    )
+    services.version_transition(version=v1, to="staging", actor=publisher)
+    services.transition_request_create(version=v1, to="production", requested_by=publisher, comment=PAYLOAD)
+    client = login(reviewer)
+    for url in (
+        "/",
+        reverse("models_app:registeredmodel-list"),
+        reverse("models_app:registeredmodel-detail", args=["hostile"]),
+        reverse("models_app:modelversion-detail", args=["hostile", 1]),
+        reverse("models_app:modelversion-compare", args=["hostile"]) + "?versions=1",
+        reverse("models_app:transitionrequest-list"),
+        reverse("models_app:stagetransition-list"),
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        _assert_inert(response.content.decode())
+    # The text itself is still there for the reader, escaped.
+    html = client.get(reverse("models_app:modelversion-detail", args=["hostile", 1])).content.decode()
+    assert "&lt;b&gt;auc&lt;/b&gt;" in html
+    assert "&lt;script&gt;alert(&#x27;card&#x27;)&lt;/script&gt;" in html
+
+
+def test_markdown_is_rendered_then_sanitized():
+    html = presenters.render_markdown(PAYLOAD + "\n\n**bold** [docs](https://example.com/x)")
+    assert "<strong>bold</strong>" in html
+    assert '<a href="https://example.com/x" rel="noopener noreferrer nofollow">docs</a>' in html
+    assert "<script" not in html and "onerror" not in html and "<img" not in html
+    assert "javascript:" not in html
+
+
+@pytest.mark.parametrize(
+    ("repository", "expected"),
+    [
+        ("https://github.com/acme/m.git", "https://github.com/acme/m/commit/abc1234"),
+        ("https://gitlab.com/group/sub/m", "https://gitlab.com/group/sub/m/-/commit/abc1234"),
+        ("https://bitbucket.org/acme/m/", "https://bitbucket.org/acme/m/commits/abc1234"),
+        ("http://github.com/acme/m", ""),
+        ("git@github.com:acme/m.git", ""),
+        ("https://github.com.evil.example/acme/m", ""),
+        ("https://user@github.com/acme/m", ""),
+        ("https://github.com/acme", ""),
+        ("javascript:alert(1)//github.com/a/b", ""),
+        ("https://git.internal/acme/m", ""),
+    ],
+)
+def test_commit_links_only_for_known_forges_over_https(repository, expected):
+    assert presenters.commit_url(repository, "abc1234") == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "lower"),
+    [("val_loss", True), ("error_rate", True), ("p95_latency_ms", True), ("MAE", True), ("rmse", True),
+     ("test_mse", True), ("auc", False), ("accuracy", False), ("f1", False)],
+)  # fmt: skip
+def test_lower_is_better_by_name(name, lower):
+    assert presenters.lower_is_better(name) is lower
+
+
+def test_download_urls_quote_the_path_but_keep_folders():
+    assert (
+        presenters.file_download_url("m", 3, "conf/a b#?.json")
+        == "/api/v1/models/m/versions/3/files/conf/a%20b%23%3F.json"
+    )
