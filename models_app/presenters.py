@@ -159,6 +159,16 @@ class MetricChart:
     plot_bottom: int = CHART_HEIGHT - _PAD_BOTTOM
 
 
+def _nice_ticks(low: float, high: float, count: int = 4) -> tuple[float, float, list[float]]:
+    """Round tick values (1, 2 or 5 times a power of ten) spanning ``low..high``."""
+    raw_step = (high - low) / count
+    magnitude = 10 ** math.floor(math.log10(raw_step))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw_step)
+    start, end = math.floor(low / step) * step, math.ceil(high / step) * step
+    ticks = [start + i * step for i in range(round((end - start) / step) + 1)]
+    return start, end, [round(t, 12) for t in ticks]
+
+
 def metric_charts(versions, *, limit: int = 8) -> list[MetricChart]:
     """One chart per metric (up to ``limit``), x = versions in number order, y = the metric value."""
     ordered = sorted(versions, key=lambda v: v.version)
@@ -178,9 +188,7 @@ def metric_charts(versions, *, limit: int = 8) -> list[MetricChart]:
         if low == high:
             spread = abs(low) * 0.1 or 1.0
             low, high = low - spread, high + spread
-        else:
-            margin = (high - low) * 0.08
-            low, high = low - margin, high + margin
+        low, high, ticks = _nice_ticks(low, high)
         plot_w = chart.plot_right - chart.plot_left
         plot_h = chart.plot_bottom - chart.plot_top
         step = plot_w / (len(series) - 1) if len(series) > 1 else 0
@@ -203,8 +211,7 @@ def metric_charts(versions, *, limit: int = 8) -> list[MetricChart]:
         for i, point in enumerate(chart.points):
             point.tick = i % every == 0 or i == len(chart.points) - 1
         chart.polyline = " ".join(f"{p.x},{p.y}" for p in chart.points)
-        for k in range(5):
-            tick = low + (high - low) * k / 4
+        for tick in ticks:
             y = chart.plot_bottom - (tick - low) / (high - low) * plot_h
             chart.y_ticks.append((round(y, 1), format_number(tick)))
         charts.append(chart)

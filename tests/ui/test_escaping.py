@@ -65,38 +65,3 @@ def test_markdown_is_rendered_then_sanitized():
     assert '<a href="https://example.com/x" rel="noopener noreferrer nofollow">docs</a>' in html
     assert "<script" not in html and "onerror" not in html and "<img" not in html
     assert "javascript:" not in html
-
-
-@pytest.mark.parametrize(
-    ("repository", "expected"),
-    [
-        ("https://github.com/acme/m.git", "https://github.com/acme/m/commit/abc1234"),
-        ("https://gitlab.com/group/sub/m", "https://gitlab.com/group/sub/m/-/commit/abc1234"),
-        ("https://bitbucket.org/acme/m/", "https://bitbucket.org/acme/m/commits/abc1234"),
-        ("http://github.com/acme/m", ""),
-        ("git@github.com:acme/m.git", ""),
-        ("https://github.com.evil.example/acme/m", ""),
-        ("https://user@github.com/acme/m", ""),
-        ("https://github.com/acme", ""),
-        ("javascript:alert(1)//github.com/a/b", ""),
-        ("https://git.internal/acme/m", ""),
-    ],
-)
-def test_commit_links_only_for_known_forges_over_https(repository, expected):
-    assert presenters.commit_url(repository, "abc1234") == expected
-
-
-@pytest.mark.parametrize(
-    ("name", "lower"),
-    [("val_loss", True), ("error_rate", True), ("p95_latency_ms", True), ("MAE", True), ("rmse", True),
-     ("test_mse", True), ("auc", False), ("accuracy", False), ("f1", False)],
-)  # fmt: skip
-def test_lower_is_better_by_name(name, lower):
-    assert presenters.lower_is_better(name) is lower
-
-
-def test_download_urls_quote_the_path_but_keep_folders():
-    assert (
-        presenters.file_download_url("m", 3, "conf/a b#?.json")
-        == "/api/v1/models/m/versions/3/files/conf/a%20b%23%3F.json"
-    )
