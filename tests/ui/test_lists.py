@@ -97,3 +97,24 @@ def test_the_csv_export_refuses_bad_filters_with_the_field_named(login, scenario
 def test_the_audit_page_links_the_export_with_the_same_filters(login, scenario, reviewer):
     html = login(reviewer).get(AUDIT + "?kind=approved&page=1").content.decode()
     assert f'href="{EXPORT}?kind=approved"' in html
+
+
+def _count_queries(client, url) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_list_pages_run_a_fixed_number_of_queries(login, scenario, publisher, reviewer):
+    client = login(reviewer)
+    urls = ["/", APPROVALS, AUDIT, reverse("models_app:registeredmodel-list"), "/models/fraud-detector/"]
+    before = [_count_queries(client, url) for url in urls]
+    for _ in range(3):  # more versions, requests and ledger rows
+        version = register(scenario.model, publisher)
+        services.version_transition(version=version, to="staging", actor=publisher)
+        services.transition_request_create(version=version, to="production", requested_by=publisher)
+    after = [_count_queries(client, url) for url in urls]
+    assert after == before
