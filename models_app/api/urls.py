@@ -4,14 +4,18 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from models_app.api import views
+from models_app.api.permissions import HasRegistryRole
+
+# The schema and its viewers are for registry users too (only health/ is open).
+_docs = {"permission_classes": [HasRegistryRole]}
 
 app_name = "api"
 
 urlpatterns = [
     path("health/", views.HealthView.as_view(), name="health"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("schema/", SpectacularAPIView.as_view(**_docs), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", **_docs), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", **_docs), name="redoc"),
     path("models/", views.RegisteredModelListView.as_view(), name="model-list"),
     path("models/<str:name>/", views.RegisteredModelDetailView.as_view(), name="model-detail"),
     path("models/<str:name>/versions/", views.ModelVersionListView.as_view(), name="modelversion-list"),
