@@ -17,6 +17,7 @@ import io
 import os
 import platform
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -422,6 +423,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)  # the stored and temporary artifacts (over 1 GiB)
 
     print()
     print(
