@@ -145,7 +145,11 @@ def iter_file(
     storage: Storage, key: str, *, start: int = 0, length: int | None = None, chunk_size: int = CHUNK_SIZE
 ):
     """Yield the stored bytes of ``key`` (optionally a byte range) in chunks."""
-    fh = storage.open(key, "rb")
+    yield from iter_open_file(storage.open(key, "rb"), start=start, length=length, chunk_size=chunk_size)
+
+
+def iter_open_file(fh, *, start: int = 0, length: int | None = None, chunk_size: int = CHUNK_SIZE):
+    """Yield the bytes of an opened stored file (optionally a byte range) in chunks; closes it."""
     try:
         if start:
             fh.seek(start)

@@ -8,9 +8,16 @@ from datetime import datetime
 from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from models_app.choices import STAGE_CHANGE_KINDS, Decision, LedgerKind, RequestStatus, Stage, VersionStatus
-from models_app.exceptions import ModelNotFound, RequestNotFound, VersionNotFound
+from models_app.exceptions import (
+    FileNotFound,
+    ModelNotFound,
+    RequestNotFound,
+    VersionNotFound,
+    VersionNotReady,
+)
 from models_app.models import (
     Approval,
+    ArtifactFile,
     ModelAlias,
     ModelVersion,
     RegisteredModel,
@@ -82,6 +89,20 @@ def version_get(*, registered_model: RegisteredModel, ref: str | int) -> ModelVe
     return version
 
 
+def version_file_get(*, version: ModelVersion, path: str) -> ArtifactFile:
+    """The file record of ``version`` at ``path``; only ready versions can be downloaded."""
+    if not version.is_ready:
+        raise VersionNotReady(
+            f"v{version.version} is {version.status}; only ready versions can be downloaded.", field="ref"
+        )
+    record = ArtifactFile.objects.filter(version=version, path=path).first()
+    if record is None:
+        raise FileNotFound(
+            f"v{version.version} of '{version.registered_model.name}' has no file {path!r}.", field="path"
+        )
+    return record
+
+
 def version_children(*, version: ModelVersion) -> QuerySet[ModelVersion]:
     return ModelVersion.objects.filter(parent=version).select_related("registered_model").order_by("version")
 
@@ -149,7 +170,7 @@ def model_history_at(*, registered_model: RegisteredModel, at: datetime) -> Snap
     """Replay the ledger up to ``at``: the answer comes from the ledger alone."""
     rows = (
         StageTransition.objects.filter(registered_model=registered_model, created_at__lte=at)
-        .select_related("version", "transition_request")
+        .select_related("registered_model", "version", "transition_request")
         .order_by("id")
     )
     stage_of: dict[int, str] = {}

@@ -172,7 +172,7 @@ REST_FRAMEWORK = {
         "models_app.api.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["models_app.api.permissions.HasRegistryRole"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "models_app.api.pagination.StablePageNumberPagination",
     "PAGE_SIZE": 50,
@@ -219,7 +219,17 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }
 
-DRF_STANDARDIZED_ERRORS = {"ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True}
+DRF_STANDARDIZED_ERRORS = {
+    "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
+    # Domain errors (RegistryError) are mapped to statuses in models_app/api/exceptions.py.
+    "EXCEPTION_HANDLER_CLASS": "models_app.api.exceptions.RegistryExceptionHandler",
+    # Domain codes vary per status (e.g. self_approval_forbidden is a 403), so these describe them openly.
+    "ERROR_SCHEMAS": {
+        "400": "models_app.api.schema.ErrorResponse400",
+        "403": "models_app.api.schema.ClientErrorResponseSerializer",
+        "404": "models_app.api.schema.ClientErrorResponseSerializer",
+    },
+}
 
 # Webhook delivery refuses loopback/private targets unless this is on (local development, tests).
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("REGISTRY_WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)

@@ -1,0 +1,18 @@
+"""Who may call the API at all. What each caller may change is decided by the services."""
+
+from rest_framework.permissions import BasePermission
+
+from models_app import roles
+
+
+class HasRegistryRole(BasePermission):
+    """Authenticated (else 401) and holding a registry role or superuser (else 403)."""
+
+    message = "You hold no registry role (Publishers, Reviewers or Governance); ask Governance for one."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            # DRF answers 401 with the WWW-Authenticate challenge for unauthenticated callers.
+            return False
+        return roles.has_any_role(user)

@@ -1,0 +1,417 @@
+"""API representations (``<Model>Serializer``) and input shapes (``<Action>InputSerializer``).
+
+Input serializers check shape only; every rule is the services'. Unknown input fields are refused,
+so a misspelt field never passes silently.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from models_app.choices import Stage
+from models_app.models import (
+    ApiToken,
+    Approval,
+    ArtifactFile,
+    ModelAlias,
+    ModelVersion,
+    RegisteredModel,
+    StageTransition,
+    TransitionRequest,
+)
+
+TAGS_HELP = 'Key/value strings, e.g. {"task": "fraud"}.'
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """Refuses fields it does not know, naming them."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown field."] for name in unknown}, code="unknown_field"
+                )
+        return super().to_internal_value(data)
+
+
+def _tags_field(**kwargs):
+    return serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=500), help_text=TAGS_HELP, **kwargs
+    )
+
+
+# -- models -----------------------------------------------------------------------------------------
+
+
+class RegisteredModelSerializer(serializers.ModelSerializer):
+    """A model with its team (by group name), current Production version and aliases."""
+
+    team = serializers.CharField(source="team.name", read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    tags = serializers.DictField(child=serializers.CharField(), read_only=True)
+    latest_version = serializers.IntegerField(read_only=True, allow_null=True)
+    production_version = serializers.IntegerField(read_only=True, allow_null=True)
+    aliases = serializers.SerializerMethodField(help_text="Alias name -> version number.")
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RegisteredModel
+        fields = [
+            "name",
+            "description",
+            "tags",
+            "team",
+            "required_approvals",
+            "latest_version",
+            "production_version",
+            "aliases",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "url",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"}})
+    def get_aliases(self, obj) -> dict:
+        return {alias.name: alias.version.version for alias in obj.aliases.all()}
+
+    def get_url(self, obj) -> str:
+        return reverse("api:model-detail", kwargs={"name": obj.name}, request=self.context.get("request"))
+
+
+class RegisteredModelCreateInputSerializer(StrictInputSerializer):
+    name = serializers.CharField(max_length=100, trim_whitespace=False)
+    description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    tags = _tags_field(required=False)
+    team = serializers.SlugRelatedField(
+        slug_field="name", queryset=Group.objects.all(), help_text="The owning team's group name."
+    )
+    required_approvals = serializers.IntegerField(required=False, default=1, min_value=1, max_value=10)
+
+
+class RegisteredModelUpdateInputSerializer(StrictInputSerializer):
+    description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    tags = _tags_field(required=False)
+    team = serializers.SlugRelatedField(
+        slug_field="name",
+        queryset=Group.objects.all(),
+        required=False,
+        help_text="The owning team's group name (Governance only).",
+    )
+    required_approvals = serializers.IntegerField(
+        required=False, min_value=1, max_value=10, help_text="Governance only."
+    )
+
+
+# -- versions ---------------------------------------------------------------------------------------
+
+
+class ArtifactFileSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="Where to download the bytes.")
+
+    class Meta:
+        model = ArtifactFile
+        fields = ["path", "size", "sha256", "content_type", "url"]
+        read_only_fields = fields
+
+    def get_url(self, obj) -> str:
+        version = self.context.get("version") or obj.version
+        return reverse(
+            "api:modelversion-file",
+            kwargs={
+                "name": version.registered_model.name,
+                "ref": str(version.version),
+                "path": obj.path,
+            },
+            request=self.context.get("request"),
+        )
+
+
+class SourceSerializer(serializers.Serializer):
+    repository = serializers.CharField(source="source_repository", allow_blank=True)
+    commit = serializers.CharField(source="source_commit", allow_blank=True)
+    branch = serializers.CharField(source="source_branch", allow_blank=True)
+    dirty = serializers.BooleanField(source="source_dirty")
+
+
+class DatasetSerializer(serializers.Serializer):
+    uri = serializers.CharField()
+    version = serializers.CharField(required=False)
+    digest = serializers.CharField(required=False)
+    name = serializers.CharField(required=False)
+
+
+class EnvironmentSerializer(serializers.Serializer):
+    python_version = serializers.CharField(required=False)
+    framework = serializers.CharField(required=False)
+    framework_version = serializers.CharField(required=False)
+    libraries = serializers.DictField(child=serializers.CharField(), required=False)
+    requirements = serializers.CharField(required=False)
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    """A version: number, stage, status, files, aliases and its lineage metadata."""
+
+    model = serializers.CharField(source="registered_model.name", read_only=True)
+    source = SourceSerializer(source="*", read_only=True)
+    datasets = DatasetSerializer(many=True, read_only=True)
+    parameters = serializers.DictField(read_only=True)
+    metrics = serializers.DictField(child=serializers.FloatField(), read_only=True)
+    environment = EnvironmentSerializer(read_only=True)
+    signature = serializers.JSONField(read_only=True, allow_null=True)
+    tags = serializers.DictField(child=serializers.CharField(), read_only=True)
+    parent_version = serializers.IntegerField(source="parent.version", read_only=True, allow_null=True)
+    files = serializers.SerializerMethodField()
+    aliases = serializers.SerializerMethodField(help_text="Names of the aliases pointing at this version.")
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "model",
+            "version",
+            "stage",
+            "status",
+            "status_reason",
+            "files",
+            "aliases",
+            "description",
+            "tags",
+            "source",
+            "datasets",
+            "parameters",
+            "metrics",
+            "environment",
+            "signature",
+            "run_url",
+            "parent_version",
+            "created_by",
+            "created_at",
+            "url",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ArtifactFileSerializer(many=True))
+    def get_files(self, obj):
+        context = {**self.context, "version": obj}
+        return ArtifactFileSerializer(obj.files.all(), many=True, context=context).data
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_aliases(self, obj) -> list[str]:
+        return [alias.name for alias in obj.aliases.all()]
+
+    def get_url(self, obj) -> str:
+        return reverse(
+            "api:modelversion-detail",
+            kwargs={"name": obj.registered_model.name, "ref": str(obj.version)},
+            request=self.context.get("request"),
+        )
+
+
+class VersionRegisterInputSerializer(serializers.Serializer):
+    """Documents the multipart body; the view reads the parts itself."""
+
+    file = serializers.ListField(
+        child=serializers.FileField(),
+        help_text="One or more file parts; each part's filename is its relative path in the version "
+        "(`weights/model.bin`).",
+    )
+    metadata = serializers.CharField(
+        required=False,
+        help_text="JSON object: source {repository, commit, branch, dirty}, datasets [{uri, version, "
+        "digest}], parameters, metrics, environment, signature, description, tags, run_url, "
+        'parent_version, and optionally files {"<path>": {"sha256": "..."}}.',
+    )
+
+
+class VersionUpdateInputSerializer(StrictInputSerializer):
+    description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    tags = _tags_field(required=False)
+
+
+class TransitionInputSerializer(StrictInputSerializer):
+    to = serializers.ChoiceField(choices=Stage.choices, help_text="Target stage.")
+    comment = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+
+
+class RollbackInputSerializer(StrictInputSerializer):
+    version = serializers.IntegerField(min_value=1, help_text="The version to return to Production.")
+    reason = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text="Required.")
+
+
+# -- transition requests ------------------------------------------------------------------------------
+
+
+class ApprovalSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+
+    class Meta:
+        model = Approval
+        fields = ["reviewer", "decision", "comment", "created_at"]
+        read_only_fields = fields
+
+
+class TransitionRequestSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="version.registered_model.name", read_only=True)
+    version = serializers.IntegerField(source="version.version", read_only=True)
+    version_stage = serializers.ChoiceField(source="version.stage", choices=Stage.choices, read_only=True)
+    to = serializers.ChoiceField(source="target_stage", choices=Stage.choices, read_only=True)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True)
+    required_approvals = serializers.IntegerField(
+        source="version.registered_model.required_approvals", read_only=True
+    )
+    approvals = ApprovalSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = TransitionRequest
+        fields = [
+            "id",
+            "model",
+            "version",
+            "version_stage",
+            "to",
+            "status",
+            "requested_by",
+            "comment",
+            "required_approvals",
+            "approvals",
+            "created_at",
+            "decided_at",
+        ]
+        read_only_fields = fields
+
+
+class TransitionRequestCreateInputSerializer(StrictInputSerializer):
+    model = serializers.CharField(max_length=100, help_text="Model name.")
+    version = serializers.IntegerField(min_value=1, help_text="Version number.")
+    to = serializers.ChoiceField(choices=Stage.choices, default=Stage.PRODUCTION)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+
+
+class DecisionInputSerializer(StrictInputSerializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+
+
+# -- aliases ----------------------------------------------------------------------------------------
+
+
+class ModelAliasSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="registered_model.name", read_only=True)
+    alias = serializers.CharField(source="name", read_only=True)
+    version = serializers.IntegerField(source="version.version", read_only=True)
+    updated_by = serializers.CharField(source="updated_by.username", read_only=True)
+
+    class Meta:
+        model = ModelAlias
+        fields = ["model", "alias", "version", "updated_by", "updated_at"]
+        read_only_fields = fields
+
+
+class AliasSetInputSerializer(StrictInputSerializer):
+    version = serializers.IntegerField(min_value=1)
+    expected_version = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="Compare-and-set: the version the alias must point at now (null: must not exist). "
+        "Omit to set unconditionally.",
+    )
+
+
+class AliasDeleteInputSerializer(StrictInputSerializer):
+    expected_version = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, help_text="Compare-and-set, as for PUT."
+    )
+
+
+# -- audit ------------------------------------------------------------------------------------------
+
+
+class LedgerEntrySerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="registered_model.name", read_only=True)
+    version = serializers.IntegerField(source="version.version", read_only=True, allow_null=True)
+    actor = serializers.CharField(source="actor_username", read_only=True)
+    transition_request = serializers.IntegerField(
+        source="transition_request_id", read_only=True, allow_null=True
+    )
+    details = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = StageTransition
+        fields = [
+            "id",
+            "created_at",
+            "kind",
+            "model",
+            "version",
+            "from_stage",
+            "to_stage",
+            "alias",
+            "actor",
+            "transition_request",
+            "comment",
+            "details",
+            "request_id",
+            "prev_hash",
+            "row_hash",
+        ]
+        read_only_fields = fields
+
+
+class HistoryStagesSerializer(serializers.Serializer):
+    production = serializers.ListField(child=serializers.IntegerField())
+    staging = serializers.ListField(child=serializers.IntegerField())
+    archived = serializers.ListField(child=serializers.IntegerField())
+    none = serializers.ListField(child=serializers.IntegerField())
+
+
+class HistorySerializer(serializers.Serializer):
+    """Which versions held each stage and alias at ``at``, replayed from the ledger."""
+
+    model = serializers.CharField()
+    at = serializers.DateTimeField()
+    stages = HistoryStagesSerializer()
+    aliases = serializers.DictField(child=serializers.IntegerField(), help_text="Alias -> version.")
+    production_entry = LedgerEntrySerializer(
+        allow_null=True, help_text="The ledger row that put the Production version there."
+    )
+    production_approvals = LedgerEntrySerializer(many=True)
+
+
+# -- tokens -----------------------------------------------------------------------------------------
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    usable = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at", "usable"]
+        read_only_fields = fields
+
+    def get_usable(self, obj) -> bool:
+        return obj.is_usable()
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="The plaintext token; shown only this once.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+class ApiTokenCreateInputSerializer(StrictInputSerializer):
+    name = serializers.CharField(max_length=100)
+    expires_in_days = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=3650)
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.CharField()
