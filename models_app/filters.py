@@ -7,8 +7,9 @@ import re
 import django_filters
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db.models import FloatField, Q
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models import F, FloatField, Q
+from django.db.models.fields.json import HasKey, KeyTextTransform
+from django.db.models.lookups import Exact
 from django.db.models.functions import Cast
 
 from models_app.choices import LedgerKind, RequestStatus, Stage, VersionStatus
@@ -21,12 +22,14 @@ _OPS = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt", "=": "exact"}
 
 
 def _tag_q(value: str, field: str = "tags") -> Q:
+    """``key`` (the tag exists) or ``key:value`` (it has that value); any key text, e.g. ``use-case``."""
     key, sep, tag_value = value.partition(":")
     if not key:
         raise ValidationError("Use tag=key or tag=key:value.")
+    # Lookup expressions rather than ``tags__<key>`` kwargs: a key may hold '-' or '__'.
     if sep:
-        return Q(**{f"{field}__{key}": tag_value}) if key.isidentifier() else Q(**{field: {key: tag_value}})
-    return Q(**{f"{field}__has_key": key})
+        return Q(Exact(KeyTextTransform(key, field), tag_value))
+    return Q(HasKey(F(field), key))
 
 
 class RegisteredModelFilterSet(django_filters.FilterSet):
