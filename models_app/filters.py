@@ -9,8 +9,8 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import F, FloatField, Q
 from django.db.models.fields.json import HasKey, KeyTextTransform
-from django.db.models.lookups import Exact
 from django.db.models.functions import Cast
+from django.db.models.lookups import Exact
 
 from models_app.choices import LedgerKind, RequestStatus, Stage, VersionStatus
 from models_app.models import ModelVersion, RegisteredModel, StageTransition, TransitionRequest
