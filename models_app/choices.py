@@ -55,6 +55,7 @@ class LedgerKind(models.TextChoices):
     ALIAS_SET = "alias_set", "Alias set"
     ALIAS_REMOVED = "alias_removed", "Alias removed"
     MODEL_CHANGED = "model_changed", "Model settings changed"
+    DEPLOYMENT = "deployment", "Deployment reported"
 
 
 STAGE_CHANGE_KINDS = frozenset(
@@ -68,3 +69,36 @@ class Role(models.TextChoices):
     PUBLISHERS = "Publishers", "Publishers"
     REVIEWERS = "Reviewers", "Reviewers"
     GOVERNANCE = "Governance", "Governance"
+
+
+class EventType(models.TextChoices):
+    """The type of an outbox event (the ``type`` of its webhook body); see docs/webhooks.md."""
+
+    MODEL_CREATED = "model.created", "Model created"
+    MODEL_UPDATED = "model.updated", "Model settings changed"
+    VERSION_REGISTERED = "version.registered", "Version registered"
+    VERSION_FAILED = "version.failed", "Version failed"
+    TRANSITION_REQUESTED = "transition.requested", "Transition requested"
+    TRANSITION_APPROVED = "transition.approved", "Transition approved by a reviewer"
+    TRANSITION_REJECTED = "transition.rejected", "Transition rejected"
+    TRANSITION_CANCELLED = "transition.cancelled", "Transition cancelled"
+    STAGE_CHANGED = "stage.changed", "Stage changed"
+    ROLLBACK = "stage.rolled_back", "Rolled back"
+    ALIAS_MOVED = "alias.moved", "Alias moved"
+    DEPLOYMENT_REPORTED = "deployment.reported", "Deployment reported"
+
+
+class DeploymentStatus(models.TextChoices):
+    """What a CD pipeline reports about one deployment of a version to an environment."""
+
+    STARTED = "started", "Started"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class DeliveryState(models.TextChoices):
+    """Where a webhook delivery stands: waiting (or leased by a worker), delivered, or given up."""
+
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"

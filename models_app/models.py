@@ -375,3 +375,13 @@ class ApiToken(models.Model):
     def is_usable(self, now=None) -> bool:
         now = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+# The pipeline-integration tables (events outbox, webhooks, deployments) live in their own module.
+from models_app.event_models import (  # noqa: E402, F401
+    Deployment,
+    Event,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)

@@ -8,6 +8,7 @@ ledger row in the same transaction. File I/O happens outside transactions.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from models_app import ledger, roles
+from models_app import events, ledger, roles
 from models_app.artifacts import (
     IncomingFile,
     StoredFile,
@@ -27,7 +28,15 @@ from models_app.artifacts import (
     store_stream,
     validate_artifact_path,
 )
-from models_app.choices import Decision, LedgerKind, RequestStatus, Stage, VersionStatus
+from models_app.choices import (
+    Decision,
+    DeploymentStatus,
+    EventType,
+    LedgerKind,
+    RequestStatus,
+    Stage,
+    VersionStatus,
+)
 from models_app.context import current_request_id
 from models_app.exceptions import (
     AlreadyVoted,
@@ -48,10 +57,11 @@ from models_app.exceptions import (
     VersionNotReady,
 )
 from models_app.lifecycle import REQUIRES_APPROVAL, REVIEWER_TARGETS, ROLLBACK_MOVES, check_transition
-from models_app.metadata import clean_tags, clean_version_metadata
+from models_app.metadata import clean_tags, clean_url, clean_version_metadata
 from models_app.models import (
     Approval,
     ArtifactFile,
+    Deployment,
     ModelAlias,
     ModelVersion,
     RegisteredModel,
@@ -112,6 +122,7 @@ def _record(
         created_at=now or timezone.now(),
     )
     ledger.append(row)
+    events.event_from_ledger(row)
     log.info(
         "ledger %s model=%s version=%s %s->%s alias=%s actor=%s",
         kind,
@@ -284,6 +295,12 @@ def registered_model_create(
                 required_approvals=required_approvals,
                 created_by=created_by,
             )
+            events.event_emit(
+                type=EventType.MODEL_CREATED,
+                actor=created_by,
+                registered_model=model,
+                payload={"team": team.name},
+            )
     except IntegrityError:
         raise ModelAlreadyExists(f"A model named '{name}' already exists.", field="name") from None
     return model
@@ -442,8 +459,16 @@ def version_register(
             stored=stored,
             idempotency_key=idempotency_key,
         )
-    except BaseException:
+    except BaseException as exc:
         delete_quietly(storage, [s.storage_key for s in stored])
+        if isinstance(exc, Exception):
+            events.version_failed_emit(
+                registered_model=registered_model,
+                actor=created_by,
+                reason=str(exc),
+                code=getattr(exc, "code", exc.__class__.__name__),
+                files=[s.path for s in stored],
+            )
         raise
     if not created:
         # A concurrent retry with the same key won; our copy of the bytes is surplus.
@@ -918,3 +943,76 @@ def alias_delete(
             actor=actor,
             details={"from_version": version.version, "to_version": None},
         )
+
+
+# -- deployments ------------------------------------------------------------------------------------------
+
+ENVIRONMENT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
+
+
+def _clean_environment(value: object) -> str:
+    if not isinstance(value, str) or not ENVIRONMENT_PATTERN.match(value):
+        raise InvalidInput(
+            "Use 1-64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit "
+            "(for example 'prod-eu').",
+            field="environment",
+        )
+    return value
+
+
+def _clean_deployment_status(value: object) -> DeploymentStatus:
+    try:
+        return DeploymentStatus(value)
+    except ValueError:
+        raise InvalidInput(
+            f"Unknown status {value!r}; use one of: {', '.join(DeploymentStatus.values)}.", field="status"
+        ) from None
+
+
+def deployment_report(
+    *, version: ModelVersion, environment: str, status: DeploymentStatus | str, reported_by, url: str = ""
+) -> Deployment:
+    """Record what a CD pipeline did with a ready version in an environment.
+
+    Writes the Deployment, a ``deployment`` ledger row and its ``deployment.reported`` event in one
+    transaction. The model's team publishers and Reviewers (who roll back) may report.
+    """
+    environment = _clean_environment(environment)
+    status = _clean_deployment_status(status)
+    url = clean_url(url, "url")
+    with transaction.atomic():
+        model = _lock_model(version.registered_model_id)
+        version = _refresh_version(version)
+        _require(
+            roles.can_publish(reported_by, model) or roles.can_rollback(reported_by),
+            f"Only Publishers of team '{model.team.name}' or Reviewers can report deployments of '{model.name}'.",
+        )
+        if not version.is_ready:
+            raise VersionNotReady(
+                f"v{version.version} is {version.status}; only ready versions are deployed."
+            )
+        now = timezone.now()
+        deployment = Deployment.objects.create(
+            registered_model=model,
+            version=version,
+            environment=environment,
+            status=status,
+            url=url,
+            reported_by=reported_by,
+            reported_at=now,
+        )
+        _record(
+            registered_model=model,
+            version=version,
+            kind=LedgerKind.DEPLOYMENT,
+            actor=reported_by,
+            comment=f"{status} in {environment}",
+            details={
+                "deployment_id": deployment.pk,
+                "environment": environment,
+                "status": str(status),
+                "url": url,
+            },
+            now=now,
+        )
+    return deployment

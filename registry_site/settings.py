@@ -233,6 +233,15 @@ DRF_STANDARDIZED_ERRORS = {
 
 # Webhook delivery refuses loopback/private targets unless this is on (local development, tests).
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("REGISTRY_WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+# Delivery worker (python manage.py deliver_webhooks): attempts, backoff with jitter, timeouts, lease.
+WEBHOOK_MAX_ATTEMPTS = env.int("REGISTRY_WEBHOOK_MAX_ATTEMPTS", default=10)
+WEBHOOK_BACKOFF_BASE_SECONDS = env.float("REGISTRY_WEBHOOK_BACKOFF_BASE_SECONDS", default=30.0)
+WEBHOOK_BACKOFF_MAX_SECONDS = env.float("REGISTRY_WEBHOOK_BACKOFF_MAX_SECONDS", default=6 * 3600.0)
+WEBHOOK_TIMEOUT_SECONDS = env.float("REGISTRY_WEBHOOK_TIMEOUT_SECONDS", default=15.0)
+# Longer than one send can take, so a live worker never loses its claim; a dead one's claim expires.
+WEBHOOK_LEASE_SECONDS = env.float("REGISTRY_WEBHOOK_LEASE_SECONDS", default=60.0)
+WEBHOOK_POLL_SECONDS = env.float("REGISTRY_WEBHOOK_POLL_SECONDS", default=1.0)
+WEBHOOK_SECRET_OVERLAP_HOURS = env.float("REGISTRY_WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
 
 LOGGING = {
     "version": 1,

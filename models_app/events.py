@@ -1,0 +1,222 @@
+"""The events outbox: every lifecycle change becomes an Event in the transaction of the change.
+
+Services call ``event_from_ledger`` for each ledger row they append (through ``services._record``) and
+``event_emit`` for changes that have no ledger row (a model created, a version failed). Each event is
+fanned out to the matching active webhook subscriptions as pending deliveries in the same transaction;
+the delivery worker sends them after commit.
+
+Event types (``EventType``; the webhook body's ``type``):
+
+==========================  =============================================================================
+``model.created``           a model was created
+``model.updated``           a model's governance settings changed (team, required approvals)
+``version.registered``      a version was registered and is ready (``data.files`` lists its files)
+``version.failed``          a registration failed after its upload began (storage error, checksum mismatch)
+``transition.requested``    a promotion was requested
+``transition.approved``     a reviewer approved a request (``data.complete`` tells whether it was applied)
+``transition.rejected``     a reviewer rejected a request
+``transition.cancelled``    a request was cancelled (by its requester, or because the version left Staging)
+``stage.changed``           a version changed stage (``data.kind``: direct, approved, or automatic archive)
+``stage.rolled_back``       a version was rolled back into Production
+``alias.moved``             an alias was set, moved or removed (``data.to_version`` is null when removed)
+``deployment.reported``     a CD pipeline reported a deployment (started, succeeded, failed)
+==========================  =============================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.db.models import Max, Q
+
+from models_app import ledger
+from models_app.choices import Decision, EventType, LedgerKind
+from models_app.context import current_request_id
+from models_app.models import (
+    Approval,
+    Event,
+    ModelVersion,
+    RegisteredModel,
+    StageTransition,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+
+log = logging.getLogger("models_app.events")
+
+LEDGER_EVENT_TYPES: dict[str, EventType] = {
+    LedgerKind.DIRECT: EventType.STAGE_CHANGED,
+    LedgerKind.APPROVED: EventType.STAGE_CHANGED,
+    LedgerKind.AUTOMATIC: EventType.STAGE_CHANGED,
+    LedgerKind.ROLLBACK: EventType.ROLLBACK,
+    LedgerKind.REGISTERED: EventType.VERSION_REGISTERED,
+    LedgerKind.REQUESTED: EventType.TRANSITION_REQUESTED,
+    LedgerKind.APPROVAL: EventType.TRANSITION_APPROVED,
+    LedgerKind.REJECTION: EventType.TRANSITION_REJECTED,
+    LedgerKind.CANCELLATION: EventType.TRANSITION_CANCELLED,
+    LedgerKind.ALIAS_SET: EventType.ALIAS_MOVED,
+    LedgerKind.ALIAS_REMOVED: EventType.ALIAS_MOVED,
+    LedgerKind.MODEL_CHANGED: EventType.MODEL_UPDATED,
+    LedgerKind.DEPLOYMENT: EventType.DEPLOYMENT_REPORTED,
+}
+# Events whose data carries the version's files, so a CD receiver can fetch and verify without a lookup.
+_WITH_FILES = frozenset({EventType.VERSION_REGISTERED, EventType.STAGE_CHANGED, EventType.ROLLBACK})
+
+
+def _next_sequence() -> int:
+    # The ledger head's row lock is held until commit by every transaction that writes an event (ledger
+    # appends take it anyway), so sequences are handed out and committed in one order: the feed cursor
+    # can never pass an event that commits later. On SQLite every write transaction is serial anyway.
+    ledger._lock_head()
+    return (Event.objects.aggregate(last=Max("sequence"))["last"] or 0) + 1
+
+
+def _files(version: ModelVersion) -> list[dict]:
+    return [
+        {"path": f.path, "size": f.size, "sha256": f.sha256}
+        for f in version.files.order_by("path").only("path", "size", "sha256")
+    ]
+
+
+def _fan_out(event: Event, registered_model: RegisteredModel | None) -> int:
+    """Queue a pending delivery for every active subscription that wants this event."""
+    scope = Q(registered_model__isnull=True, team__isnull=True)
+    if registered_model is not None:
+        scope |= Q(registered_model_id=registered_model.pk) | Q(team_id=registered_model.team_id)
+    subscriptions = [
+        s for s in WebhookSubscription.objects.filter(scope, active=True) if s.wants(str(event.type))
+    ]
+    WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(event=event, subscription=s, next_attempt_at=event.occurred_at)
+            for s in subscriptions
+        ]
+    )
+    return len(subscriptions)
+
+
+def event_emit(
+    *,
+    type: EventType,
+    actor=None,
+    registered_model: RegisteredModel | None = None,
+    version: ModelVersion | None = None,
+    payload: dict | None = None,
+    ledger_entry: StageTransition | None = None,
+    occurred_at=None,
+) -> Event:
+    """Write one event to the outbox and queue its webhook deliveries, in the caller's transaction."""
+    if registered_model is None and version is not None:
+        registered_model = version.registered_model
+    data = dict(payload or {})
+    if version is not None and type in _WITH_FILES and "files" not in data:
+        data["files"] = _files(version)
+    with transaction.atomic():
+        event = Event(
+            sequence=_next_sequence(),
+            type=type,
+            actor=actor,
+            actor_username=actor.get_username() if actor is not None else "",
+            registered_model=registered_model,
+            version=version,
+            ledger_entry=ledger_entry,
+            request_id=current_request_id(),
+            payload=data,
+        )
+        if occurred_at is not None:
+            event.occurred_at = occurred_at
+        event.save(force_insert=True)
+        queued = _fan_out(event, registered_model)
+    log.info(
+        "event %s #%s model=%s version=%s deliveries=%s",
+        event.type,
+        event.sequence,
+        registered_model.name if registered_model else None,
+        version.version if version else None,
+        queued,
+    )
+    return event
+
+
+def _ledger_payload(row: StageTransition, type_: EventType) -> dict:
+    data: dict = {"ledger_id": row.pk, "kind": str(row.kind)}
+    if row.comment:
+        data["comment"] = row.comment
+    if row.from_stage or row.to_stage:
+        data["from_stage"] = str(row.from_stage) or None
+        data["to_stage"] = str(row.to_stage) or None
+    if row.alias:
+        data["alias"] = row.alias
+    if row.transition_request_id:
+        req = row.transition_request
+        data["transition_request"] = {
+            "id": req.pk,
+            "target_stage": str(req.target_stage),
+            "requested_by": req.requested_by.get_username(),
+        }
+    if type_ == EventType.TRANSITION_APPROVED and row.transition_request_id:
+        approvals = (
+            Approval.objects.filter(
+                transition_request_id=row.transition_request_id, decision=Decision.APPROVE
+            )
+            .values("reviewer")
+            .distinct()
+            .count()
+        )
+        required = row.registered_model.required_approvals
+        data.update(
+            {"approvals": approvals, "required_approvals": required, "complete": approvals >= required}
+        )
+    if row.details:
+        data.update({k: v for k, v in row.details.items() if k not in data})
+    return data
+
+
+def event_from_ledger(row: StageTransition) -> Event:
+    """The event for a ledger row just appended (called by ``services._record``)."""
+    type_ = LEDGER_EVENT_TYPES.get(row.kind, EventType.MODEL_UPDATED)
+    payload = _ledger_payload(row, type_)
+    return event_emit(
+        type=type_,
+        actor=row.actor,
+        registered_model=row.registered_model,
+        version=row.version,
+        payload=payload,
+        ledger_entry=row,
+        occurred_at=row.created_at,
+    )
+
+
+def version_failed_emit(
+    *, registered_model: RegisteredModel, actor, reason: str, code: str, files: list[str]
+):
+    """Record that a registration failed after its upload began; never raises (the caller is failing)."""
+    try:
+        with transaction.atomic():
+            return event_emit(
+                type=EventType.VERSION_FAILED,
+                actor=actor,
+                registered_model=registered_model,
+                payload={"reason": reason[:2000], "code": code, "files": files[:100]},
+            )
+    except Exception:
+        log.exception("could not record version.failed for %s", registered_model.name)
+        return None
+
+
+def event_body(event: Event) -> dict:
+    """The JSON shape of an event, in the feed and as the webhook body (Standard Webhooks' type/timestamp/data)."""
+    model = event.registered_model
+    version = event.version
+    return {
+        "id": str(event.id),
+        "type": str(event.type),
+        "timestamp": event.occurred_at.isoformat().replace("+00:00", "Z"),
+        "cursor": str(event.sequence),
+        "actor": event.actor_username or None,
+        "model": model.name if model else None,
+        "version": version.version if version else None,
+        "request_id": event.request_id or None,
+        "data": event.payload,
+    }
