@@ -64,10 +64,15 @@ LEDGER_EVENT_TYPES: dict[str, EventType] = {
 _WITH_FILES = frozenset({EventType.VERSION_REGISTERED, EventType.STAGE_CHANGED, EventType.ROLLBACK})
 
 
-def _next_sequence() -> int:
+def _next_sequence(registered_model: RegisteredModel | None, *, model_locked: bool) -> int:
     # The ledger head's row lock is held until commit by every transaction that writes an event (ledger
     # appends take it anyway), so sequences are handed out and committed in one order: the feed cursor
     # can never pass an event that commits later. On SQLite every write transaction is serial anyway.
+    if registered_model is not None and not model_locked:
+        # Lock order everywhere: model row, then ledger head. Taking the head first would deadlock
+        # with a service holding the model lock, because the event's foreign key to the model must
+        # wait for that lock while we hold the head.
+        RegisteredModel.objects.select_for_update().filter(pk=registered_model.pk).exists()
     ledger._lock_head()
     return (Event.objects.aggregate(last=Max("sequence"))["last"] or 0) + 1
 
@@ -107,6 +112,21 @@ def event_emit(
     occurred_at=None,
 ) -> Event:
     """Write one event to the outbox and queue its webhook deliveries, in the caller's transaction."""
+    return _emit(
+        type=type,
+        actor=actor,
+        registered_model=registered_model,
+        version=version,
+        payload=payload,
+        ledger_entry=ledger_entry,
+        occurred_at=occurred_at,
+        model_locked=False,
+    )
+
+
+def _emit(
+    *, type, actor, registered_model, version, payload, ledger_entry, occurred_at, model_locked: bool
+) -> Event:
     if registered_model is None and version is not None:
         registered_model = version.registered_model
     data = dict(payload or {})
@@ -114,7 +134,7 @@ def event_emit(
         data["files"] = _files(version)
     with transaction.atomic():
         event = Event(
-            sequence=_next_sequence(),
+            sequence=_next_sequence(registered_model, model_locked=model_locked),
             type=type,
             actor=actor,
             actor_username=actor.get_username() if actor is not None else "",
@@ -176,15 +196,16 @@ def _ledger_payload(row: StageTransition, type_: EventType) -> dict:
 def event_from_ledger(row: StageTransition) -> Event:
     """The event for a ledger row just appended (called by ``services._record``)."""
     type_ = LEDGER_EVENT_TYPES.get(row.kind, EventType.MODEL_UPDATED)
-    payload = _ledger_payload(row, type_)
-    return event_emit(
+    # Services append ledger rows holding the model's row lock (and, through the append, the head's).
+    return _emit(
         type=type_,
         actor=row.actor,
         registered_model=row.registered_model,
         version=row.version,
-        payload=payload,
+        payload=_ledger_payload(row, type_),
         ledger_entry=row,
         occurred_at=row.created_at,
+        model_locked=True,
     )
 
 

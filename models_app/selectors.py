@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from models_app.choices import STAGE_CHANGE_KINDS, Decision, LedgerKind, RequestStatus, Stage, VersionStatus
+from models_app.event_models import Deployment, Event
 from models_app.exceptions import (
     FileNotFound,
     ModelNotFound,
@@ -215,3 +216,38 @@ def transition_request_list_by(*, user) -> QuerySet[TransitionRequest]:
 def transition_request_list_for_version(*, version: ModelVersion) -> QuerySet[TransitionRequest]:
     """A version's requests, newest first."""
     return transition_request_list().filter(version=version)
+
+
+# -- events and deployments ---------------------------------------------------------------------------
+
+
+def event_list_after(
+    *, after: int = 0, limit: int = 100, types: list[str] | None = None, registered_model=None
+) -> list[Event]:
+    """Events with a sequence above ``after``, oldest first (the feed; see models_app/events.py)."""
+    qs = Event.objects.filter(sequence__gt=after).select_related("registered_model", "version")
+    if types:
+        qs = qs.filter(type__in=types)
+    if registered_model is not None:
+        qs = qs.filter(registered_model=registered_model)
+    return list(qs.order_by("sequence")[:limit])
+
+
+def deployment_list(*, version: ModelVersion) -> QuerySet[Deployment]:
+    """Every deployment report of a version, newest first."""
+    return Deployment.objects.filter(version=version).select_related("reported_by").order_by("-id")
+
+
+def deployment_current(*, registered_model: RegisteredModel) -> list[Deployment]:
+    """The latest report per environment of a model's versions: where each version runs now."""
+    latest = (
+        Deployment.objects.filter(registered_model=registered_model)
+        .values("environment")
+        .annotate(last=Max("id"))
+        .values("last")
+    )
+    return list(
+        Deployment.objects.filter(id__in=Subquery(latest))
+        .select_related("version", "reported_by")
+        .order_by("environment")
+    )
