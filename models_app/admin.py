@@ -906,3 +906,7 @@ class RegistryUserAdmin(UserAdmin):
             targets = targets.exclude(is_superuser=True)
         count = targets.update(is_active=False)
         self.message_user(request, f"Deactivated {count} user(s).", messages.SUCCESS)
+
+
+# Pipeline-integration admin (webhooks, deliveries, events, deployments).
+import models_app.admin_webhooks  # noqa: E402, F401
