@@ -7,8 +7,9 @@ from datetime import datetime
 
 from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 
+from models_app import roles
 from models_app.choices import STAGE_CHANGE_KINDS, Decision, LedgerKind, RequestStatus, Stage, VersionStatus
-from models_app.event_models import Deployment, Event
+from models_app.event_models import Deployment, Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from models_app.exceptions import (
     FileNotFound,
     ModelNotFound,
@@ -38,7 +39,10 @@ def model_list() -> QuerySet[RegisteredModel]:
             staging_count=Count("versions", filter=Q(versions__stage=Stage.STAGING), distinct=True),
             latest_version=Max("versions__version"),
         )
-        .prefetch_related(Prefetch("aliases", queryset=ModelAlias.objects.select_related("version")))
+        .prefetch_related(
+            Prefetch("aliases", queryset=ModelAlias.objects.select_related("version")),
+            current_deployments_prefetch(),
+        )
         .order_by("name")
     )
 
@@ -56,7 +60,11 @@ def version_list(*, registered_model: RegisteredModel | None = None) -> QuerySet
     qs = ModelVersion.objects.select_related(
         "registered_model", "registered_model__team", "created_by", "parent"
     )
-    qs = qs.prefetch_related("files", Prefetch("aliases", queryset=ModelAlias.objects.order_by("name")))
+    qs = qs.prefetch_related(
+        "files",
+        Prefetch("aliases", queryset=ModelAlias.objects.order_by("name")),
+        current_deployments_prefetch(),
+    )
     if registered_model is not None:
         qs = qs.filter(registered_model=registered_model)
     return qs.order_by("registered_model_id", "-version")
@@ -218,13 +226,16 @@ def transition_request_list_for_version(*, version: ModelVersion) -> QuerySet[Tr
     return transition_request_list().filter(version=version)
 
 
-# -- events and deployments ---------------------------------------------------------------------------
+# -- events, deployments and webhooks -----------------------------------------------------------------
 
 
 def event_list_after(
     *, after: int = 0, limit: int = 100, types: list[str] | None = None, registered_model=None
 ) -> list[Event]:
-    """Events with a sequence above ``after``, oldest first (the feed; see models_app/events.py)."""
+    """Events with a sequence above ``after``, oldest first: the feed (see models_app/events.py).
+
+    Sequences become visible in order, so a cursor at the last sequence read never skips one.
+    """
     qs = Event.objects.filter(sequence__gt=after).select_related("registered_model", "version")
     if types:
         qs = qs.filter(type__in=types)
@@ -233,21 +244,64 @@ def event_list_after(
     return list(qs.order_by("sequence")[:limit])
 
 
+def event_last_sequence() -> int:
+    """The newest event's sequence (0 when there is none): a cursor that starts at 'now'."""
+    return Event.objects.aggregate(last=Max("sequence"))["last"] or 0
+
+
+def _latest_deployment_ids() -> QuerySet:
+    return (
+        Deployment.objects.values("registered_model", "environment").annotate(last=Max("id")).values("last")
+    )
+
+
+def current_deployments_prefetch() -> Prefetch:
+    """Prefetch ``current_deployments`` on models or versions: the latest report per environment.
+
+    On a model: where each of its versions runs now. On a version: the environments whose latest
+    report is about this version. One query for any number of rows.
+    """
+    return Prefetch(
+        "deployments",
+        queryset=Deployment.objects.filter(id__in=Subquery(_latest_deployment_ids()))
+        .select_related("version", "reported_by")
+        .order_by("environment"),
+        to_attr="current_deployments",
+    )
+
+
 def deployment_list(*, version: ModelVersion) -> QuerySet[Deployment]:
     """Every deployment report of a version, newest first."""
-    return Deployment.objects.filter(version=version).select_related("reported_by").order_by("-id")
+    return Deployment.objects.filter(version=version).select_related("version", "reported_by").order_by("-id")
 
 
 def deployment_current(*, registered_model: RegisteredModel) -> list[Deployment]:
     """The latest report per environment of a model's versions: where each version runs now."""
-    latest = (
-        Deployment.objects.filter(registered_model=registered_model)
-        .values("environment")
-        .annotate(last=Max("id"))
-        .values("last")
-    )
     return list(
-        Deployment.objects.filter(id__in=Subquery(latest))
+        Deployment.objects.filter(
+            id__in=Subquery(_latest_deployment_ids()), registered_model=registered_model
+        )
         .select_related("version", "reported_by")
         .order_by("environment")
+    )
+
+
+def webhook_subscription_list(*, user) -> QuerySet[WebhookSubscription]:
+    """The subscriptions ``user`` may see and manage (their teams'; all for Governance), oldest first."""
+    qs = WebhookSubscription.objects.select_related("registered_model", "team", "created_by").order_by("id")
+    if user.is_superuser or roles.can_govern_model(user):
+        return qs
+    if not user.has_perm(roles.PUBLISH_PERM):
+        return qs.none()
+    teams = user.groups.values("pk")
+    return qs.filter(Q(team__in=teams) | Q(registered_model__team__in=teams))
+
+
+def webhook_delivery_list(*, subscription: WebhookSubscription) -> QuerySet[WebhookDelivery]:
+    """A subscription's deliveries with their events and attempt log, newest first."""
+    return (
+        WebhookDelivery.objects.filter(subscription=subscription)
+        .select_related("event", "event__registered_model", "event__version")
+        .prefetch_related(Prefetch("attempt_log", queryset=WebhookAttempt.objects.order_by("number", "id")))
+        .order_by("-id")
     )

@@ -16,7 +16,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from models_app import roles
@@ -48,17 +47,6 @@ def can_manage_webhooks(
         return True
     scope = _team_of(registered_model, team)
     return scope is not None and user.has_perm(roles.PUBLISH_PERM) and roles.is_team_member(user, scope)
-
-
-def webhook_subscription_list_for(*, user) -> QuerySet[WebhookSubscription]:
-    """The subscriptions ``user`` may see and manage, oldest first."""
-    qs = WebhookSubscription.objects.select_related("registered_model", "team", "created_by").order_by("id")
-    if user.is_superuser or roles.can_govern_model(user):
-        return qs
-    if not user.has_perm(roles.PUBLISH_PERM):
-        return qs.none()
-    teams = user.groups.values("pk")
-    return qs.filter(Q(team__in=teams) | Q(registered_model__team__in=teams))
 
 
 def _require_manage(user, subscription_or_scope) -> None:

@@ -215,6 +215,9 @@ SPECTACULAR_SETTINGS = {
         "VersionStatusEnum": "models_app.choices.VersionStatus.choices",
         "RequestStatusEnum": "models_app.choices.RequestStatus.choices",
         "LedgerKindEnum": "models_app.choices.LedgerKind.choices",
+        "EventTypeEnum": "models_app.choices.EventType.choices",
+        "DeploymentStatusEnum": "models_app.choices.DeploymentStatus.choices",
+        "DeliveryStateEnum": "models_app.choices.DeliveryState.choices",
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }

@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from models_app.api.deployment_fields import CurrentDeploymentsField
 from models_app.choices import Stage
 from models_app.models import (
     ApiToken,
@@ -57,6 +58,7 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
     latest_version = serializers.IntegerField(read_only=True, allow_null=True)
     production_version = serializers.IntegerField(read_only=True, allow_null=True)
     aliases = serializers.SerializerMethodField(help_text="Alias name -> version number.")
+    deployments = CurrentDeploymentsField()
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -70,6 +72,7 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
             "latest_version",
             "production_version",
             "aliases",
+            "deployments",
             "created_by",
             "created_at",
             "updated_at",
@@ -169,6 +172,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     parent_version = serializers.IntegerField(source="parent.version", read_only=True, allow_null=True)
     files = serializers.SerializerMethodField()
     aliases = serializers.SerializerMethodField(help_text="Names of the aliases pointing at this version.")
+    deployments = CurrentDeploymentsField()
     created_by = serializers.CharField(source="created_by.username", read_only=True)
     url = serializers.SerializerMethodField()
 
@@ -182,6 +186,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "status_reason",
             "files",
             "aliases",
+            "deployments",
             "description",
             "tags",
             "source",

@@ -1,6 +1,6 @@
 """API routes (app_name="api"). The paths are part of the public contract."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from models_app.api import views
@@ -66,4 +66,6 @@ urlpatterns = [
     path("audit/", views.AuditListView.as_view(), name="audit-list"),
     path("tokens/", views.ApiTokenListView.as_view(), name="apitoken-list"),
     path("tokens/<int:pk>/", views.ApiTokenDetailView.as_view(), name="apitoken-detail"),
+    # Events feed, webhooks and deployment reports.
+    path("", include("models_app.api.hooks_urls")),
 ]

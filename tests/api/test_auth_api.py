@@ -17,7 +17,14 @@ from models_app.models import ApiToken
 from models_app.tokens import api_token_create
 from tests.conftest import register
 
-SAMPLE_KWARGS = {"name": "fraud-detector", "ref": "1", "path": "model.bin", "pk": "1", "alias": "champion"}
+SAMPLE_KWARGS = {
+    "name": "fraud-detector",
+    "ref": "1",
+    "path": "model.bin",
+    "pk": "1",
+    "alias": "champion",
+    "delivery_id": "1",
+}
 
 
 def api_urls() -> list[str]:
