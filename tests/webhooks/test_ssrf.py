@@ -106,7 +106,7 @@ def test_it_refuses_at_delivery_when_the_allowance_is_off(settings, receiver, re
     )
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
     register(registered_model, publisher)
-    deliver_due(worker="test")
+    deliver_due(worker="test", limit=1)
     delivery = WebhookDelivery.objects.get(subscription=sub)
     assert receiver.requests == []
     assert delivery.state == DeliveryState.PENDING
@@ -126,7 +126,7 @@ def test_it_checks_the_address_again_at_delivery_dns_rebinding(
     )
     dns["rebind.example.test"] = ["127.0.0.1"]  # the name now points inside
     register(registered_model, publisher)
-    deliver_due(worker="test")
+    deliver_due(worker="test", limit=1)
     assert receiver.requests == []
     error = WebhookDelivery.objects.get(subscription=sub).attempt_log.get().error
     assert "127.0.0.1 is a loopback address" in error
@@ -149,7 +149,7 @@ def test_it_connects_to_the_checked_address_not_a_fresh_lookup(dns, receiver, re
 
 @pytest.mark.parametrize("location", ["http://169.254.169.254/latest/meta-data/", "second-receiver"])
 def test_it_never_follows_a_redirect(strict, monkeypatch, receiver, registered_model, publisher, location):
-    strict.WEBHOOK_BACKOFF_BASE_SECONDS = 60  # one attempt each in this test
+    strict.WEBHOOK_BACKOFF_BASE_SECONDS = strict.WEBHOOK_BACKOFF_MAX_SECONDS = 60  # one attempt each here
     # Treat the loopback receiver as if it were a public host, so the strict guard lets the first request
     # through; its redirect must still go nowhere.
     monkeypatch.setattr(
