@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from models_app import views
+from models_app import views, views_webhooks
 
 app_name = "models_app"
 
@@ -26,6 +26,21 @@ urlpatterns = [
         "models/<str:name>/versions/<int:number>/rollback/",
         views.modelversion_rollback,
         name="modelversion-rollback",
+    ),
+    path(
+        "models/<str:name>/webhooks/",
+        views_webhooks.webhooksubscription_list,
+        name="webhooksubscription-list",
+    ),
+    path(
+        "models/<str:name>/webhooks/<int:pk>/",
+        views_webhooks.webhooksubscription_action,
+        name="webhooksubscription-action",
+    ),
+    path(
+        "models/<str:name>/webhooks/<int:pk>/deliveries/<int:delivery_id>/replay/",
+        views_webhooks.webhookdelivery_replay,
+        name="webhookdelivery-replay",
     ),
     path("approvals/", views.transitionrequest_list, name="transitionrequest-list"),
     path("approvals/<int:pk>/approve/", views.transitionrequest_approve, name="transitionrequest-approve"),

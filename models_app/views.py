@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from models_app import presenters, roles, selectors, services
+from models_app import presenters, roles, selectors, services, webhooks
 from models_app.choices import RequestStatus, Stage, VersionStatus
 from models_app.exceptions import NotFound, RegistryError
 from models_app.filters import LedgerFilterSet, RegisteredModelFilterSet, TransitionRequestFilterSet
@@ -207,6 +207,7 @@ def registeredmodel_detail(request: HttpRequest, name: str) -> HttpResponse:
         "aliases": model.aliases.all(),
         "pending": pending,
         "can_publish": roles.can_publish(request.user, model),
+        "can_manage_webhooks": webhooks.can_manage_webhooks(request.user, registered_model=model),
     }
     return render(request, "models_app/registeredmodel_detail.html", context)
 
