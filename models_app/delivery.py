@@ -104,7 +104,22 @@ def _outcome(result: webhooks_net.SendResult | None, refused: str) -> tuple[bool
 
 def delivery_send(delivery: WebhookDelivery, *, worker: str) -> bool:
     """Send one claimed delivery and record the attempt; True when the receiver accepted it."""
-    subscription = WebhookSubscription.objects.get(pk=delivery.subscription_id)
+    subscription = WebhookSubscription.objects.filter(pk=delivery.subscription_id).first()
+    if subscription is None:
+        return False  # deleted meanwhile, with its deliveries
+    try:
+        return _send(delivery, subscription, worker=worker)
+    except Exception as exc:
+        # A bug or a broken row must not stop the worker: log it as a failed attempt and retry later.
+        log.exception("delivery %s failed unexpectedly", delivery.pk)
+        error = f"Internal error: {exc.__class__.__name__}: {exc}"[:2000]
+        _record_result(
+            delivery, subscription, None, ok=False, error=error, started=timezone.now(), worker=worker
+        )
+        return False
+
+
+def _send(delivery: WebhookDelivery, subscription: WebhookSubscription, *, worker: str) -> bool:
     event = delivery.event
     body = json.dumps(event_body(event), separators=(",", ":"), ensure_ascii=False, sort_keys=True)
     started = timezone.now()

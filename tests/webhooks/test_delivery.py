@@ -217,3 +217,25 @@ def test_backoff_grows_exponentially_with_jitter(settings):
         delays = [backoff_delay(attempts) for _ in range(50)]
         assert all(full / 2 <= d <= full for d in delays)
         assert len(set(delays)) > 1
+
+
+def test_an_unexpected_error_is_logged_as_an_attempt_and_retried(
+    monkeypatch, receiver, registered_model, publisher
+):
+    from models_app import delivery as delivery_module
+
+    subscribe(publisher, receiver.url, registered_model=registered_model)
+    register(registered_model, publisher)
+
+    def broken(*args, **kwargs):
+        raise ValueError("unexpected")
+
+    monkeypatch.setattr(delivery_module, "event_body", broken)
+    deliver_due(worker="test", limit=1)
+    row = WebhookDelivery.objects.get()
+    assert row.state == DeliveryState.PENDING
+    assert row.lease_token is None
+    assert "Internal error: ValueError: unexpected" in row.attempt_log.get().error
+    monkeypatch.undo()
+    deliver_until(lambda: WebhookDelivery.objects.get().state == DeliveryState.SUCCEEDED)
+    assert len(receiver.requests) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 
@@ -10,6 +11,8 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 
 from models_app.delivery import default_worker_id, deliver_due
+
+log = logging.getLogger("models_app.webhooks")
 
 
 class Command(BaseCommand):
@@ -54,6 +57,11 @@ class Command(BaseCommand):
                 sent = deliver_due(worker=worker, limit=100)
             except DatabaseError as exc:
                 self.stderr.write(f"Database unavailable, retrying: {exc}")
+                sent = 0
+                stop.wait(max(interval, 5.0))
+            except Exception:
+                # Keep serving the other deliveries; the lease brings this one back later.
+                log.exception("webhook worker loop failed")
                 sent = 0
                 stop.wait(max(interval, 5.0))
             if not sent:
