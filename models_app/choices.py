@@ -102,3 +102,13 @@ class DeliveryState(models.TextChoices):
     PENDING = "pending", "Pending"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
+
+
+class UploadStatus(models.TextChoices):
+    """Where a direct-to-bucket upload session stands."""
+
+    OPEN = "open", "Open"
+    COMPLETING = "completing", "Completing"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    ABORTED = "aborted", "Aborted"

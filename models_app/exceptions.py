@@ -152,3 +152,23 @@ class AppendOnlyViolation(RegistryError):
 
     code = "append_only"
     default_message = "Ledger rows are append-only: they can never be changed or deleted."
+
+
+class UploadNotFound(NotFound):
+    code = "upload_not_found"
+
+
+class DirectUploadUnavailable(Conflict):
+    code = "direct_upload_unavailable"
+    default_message = (
+        "Direct upload needs the S3 artifact storage (REGISTRY_STORAGE=s3); this registry stores artifacts "
+        "on its filesystem. Register the version with one multipart POST to /api/v1/models/{name}/versions/."
+    )
+
+
+class UploadIncomplete(Conflict):
+    code = "upload_incomplete"
+
+
+class UploadClosed(Conflict):
+    code = "upload_closed"

@@ -127,6 +127,14 @@ elif REGISTRY_STORAGE == "s3":
             "file_overwrite": False,
             "default_acl": None,
             "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=300),
+            # Presigned URLs must be SigV4 (every region since 2014 and every S3-compatible server);
+            # "path" addressing lets local servers (moto, MinIO) work without wildcard DNS.
+            "signature_version": env.str("AWS_S3_SIGNATURE_VERSION", default="s3v4"),
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default=None),
+            "use_ssl": env.bool("AWS_S3_USE_SSL", default=True),
+            # Reads of whole objects through storage.open() spill to disk past this size instead of
+            # being held in memory (0 would mean "never spill"); artifact code streams anyway.
+            "max_memory_size": env.int("AWS_S3_MAX_MEMORY_SIZE", default=8 * 1024 * 1024),
         },
     }
 else:
@@ -149,6 +157,17 @@ REGISTRY_MAX_UPLOAD_BYTES = env.int("REGISTRY_MAX_UPLOAD_BYTES", default=5 * 102
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = env.int("REGISTRY_MAX_FILES_PER_VERSION", default=1000)
 FILE_UPLOAD_TEMP_DIR = env.str("REGISTRY_UPLOAD_TEMP_DIR", default=None)
+
+# Direct-to-bucket transfers (S3 only). Downloads answer 302 to a presigned URL when this is on;
+# the client must be able to reach the bucket's endpoint itself.
+REGISTRY_S3_REDIRECT_DOWNLOADS = env.bool("REGISTRY_S3_REDIRECT_DOWNLOADS", default=False)
+# Part size the server hands out for direct multipart uploads (S3 minimum 5 MiB; raised automatically
+# so that no file needs more than 10,000 parts).
+REGISTRY_UPLOAD_PART_SIZE = env.int("REGISTRY_UPLOAD_PART_SIZE", default=64 * 1024 * 1024)
+# A direct upload not completed within this many hours is aborted and its bytes removed.
+REGISTRY_UPLOAD_EXPIRY_HOURS = env.float("REGISTRY_UPLOAD_EXPIRY_HOURS", default=24)
+# Largest total size of one direct upload (all files of a version).
+REGISTRY_MAX_DIRECT_UPLOAD_BYTES = env.int("REGISTRY_MAX_DIRECT_UPLOAD_BYTES", default=1024**4)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
