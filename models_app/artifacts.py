@@ -145,6 +145,12 @@ def iter_file(
     storage: Storage, key: str, *, start: int = 0, length: int | None = None, chunk_size: int = CHUNK_SIZE
 ):
     """Yield the stored bytes of ``key`` (optionally a byte range) in chunks."""
+    from models_app import objectstore
+
+    if objectstore.is_s3(storage):
+        # S3File.read() would first copy the whole object into a local buffer; stream the GET body.
+        yield from objectstore.open_stream(storage, key, start=start, length=length, chunk_size=chunk_size)
+        return
     yield from iter_open_file(storage.open(key, "rb"), start=start, length=length, chunk_size=chunk_size)
 
 

@@ -1,0 +1,137 @@
+"""A real S3 API server (moto's server mode) on 127.0.0.1 for the whole session, a fresh bucket per
+test, and fixtures that switch the artifact storage to it."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import socket
+
+import boto3
+import pytest
+from botocore.config import Config
+
+# The ports this suite may serve on; the first free one is used.
+PORTS = range(8120, 8130)
+REGION = "us-east-1"
+CREDENTIALS = {"access_key": "registry-test", "secret_key": "registry-test-secret"}
+_buckets = itertools.count(1)
+
+
+def _free_port() -> int:
+    for port in PORTS:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1} for the S3 test server")
+
+
+class S3Server:
+    """moto's S3 server in a thread; ``down()`` makes the bucket unreachable for a while."""
+
+    def __init__(self):
+        from moto.server import ThreadedMotoServer
+
+        self.port = _free_port()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.running = False
+
+    def start(self) -> None:
+        if not self.running:
+            self._server.start()
+            self.running = True
+
+    def stop(self) -> None:
+        if self.running:
+            self._server.stop()
+            # shutdown() leaves the socket listening, and connections would hang instead of failing.
+            self._server._server.server_close()
+            self.running = False
+
+    @contextlib.contextmanager
+    def down(self):
+        """The bucket is unreachable (connections refused) inside the block."""
+        self.stop()
+        try:
+            yield self
+        finally:
+            self.start()
+
+    def client(self):
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=CREDENTIALS["access_key"],
+            aws_secret_access_key=CREDENTIALS["secret_key"],
+            config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
+        )
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = S3Server()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server):
+    """A new empty bucket for this test, so listings (gc, verify) see only this test's objects."""
+    s3_server.start()
+    name = f"registry-test-{next(_buckets)}"
+    s3_server.client().create_bucket(Bucket=name)
+    return name
+
+
+def s3_storage_settings(server: S3Server, bucket: str) -> dict:
+    """The STORAGES["default"] entry that REGISTRY_STORAGE=s3 produces, pointed at the test server."""
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": server.endpoint,
+            "region_name": REGION,
+            **CREDENTIALS,
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_expire": 300,
+            "signature_version": "s3v4",
+            "addressing_style": "path",
+            "max_memory_size": 8 * 1024 * 1024,
+        },
+    }
+
+
+@pytest.fixture
+def s3_storage(settings, artifact_root, s3_server, s3_bucket):
+    """Artifacts go to the S3 test server (overrides the filesystem storage of tests/conftest.py)."""
+    settings.STORAGES = {**settings.STORAGES, "default": s3_storage_settings(s3_server, s3_bucket)}
+    from django.core.files.storage import storages
+
+    return storages["default"]
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def any_storage(request, settings, artifact_root):
+    """Runs the test once on the filesystem backend and once on S3."""
+    if request.param == "s3":
+        return request.getfixturevalue("s3_storage")
+    from django.core.files.storage import storages
+
+    return storages["default"]
+
+
+@pytest.fixture
+def small_parts(settings):
+    """Direct uploads use S3's smallest part size so a multi-part file stays small in tests."""
+    settings.REGISTRY_UPLOAD_PART_SIZE = 5 * 1024 * 1024
+    return settings.REGISTRY_UPLOAD_PART_SIZE
