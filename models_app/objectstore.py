@@ -349,3 +349,27 @@ def presigned_download_url(storage: S3Storage, key: str, *, filename: str, expir
     name = os.path.basename(filename) or "artifact"
     disposition = f"attachment; filename*=UTF-8''{quote(name, safe='')}"
     return storage.url(key, parameters={"ResponseContentDisposition": disposition}, expire=expires)
+
+
+@dataclass(frozen=True)
+class PartTarget:
+    """Where the client PUTs one part: its number, the byte range of the file it covers, and the URL."""
+
+    part_number: int
+    offset: int
+    size: int
+    url: str
+
+
+def part_targets(storage: S3Storage, *, key: str, upload_id: str, size: int, part_size: int, expires: int):
+    """Presigned PUT targets for every part of a file of ``size`` bytes (signing needs no network)."""
+    count = part_count(size, part_size)
+    return [
+        PartTarget(
+            part_number=n,
+            offset=(n - 1) * part_size,
+            size=min(part_size, size - (n - 1) * part_size),
+            url=presign_part(storage, key, upload_id=upload_id, part_number=n, expires=expires),
+        )
+        for n in range(1, count + 1)
+    ]

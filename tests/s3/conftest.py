@@ -104,9 +104,14 @@ def s3_storage_settings(server: S3Server, bucket: str) -> dict:
             "file_overwrite": False,
             "default_acl": None,
             "querystring_expire": 300,
-            "signature_version": "s3v4",
-            "addressing_style": "path",
             "max_memory_size": 8 * 1024 * 1024,
+            # What signature_version/addressing_style produce in production, with a single attempt so
+            # the outage tests fail fast instead of backing off through botocore's retries.
+            "client_config": Config(
+                s3={"addressing_style": "path"},
+                signature_version="s3v4",
+                retries={"mode": "standard", "max_attempts": 1},
+            ),
         },
     }
 
