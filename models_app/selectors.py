@@ -14,6 +14,7 @@ from models_app.exceptions import (
     FileNotFound,
     ModelNotFound,
     RequestNotFound,
+    UploadNotFound,
     VersionNotFound,
     VersionNotReady,
 )
@@ -25,6 +26,7 @@ from models_app.models import (
     RegisteredModel,
     StageTransition,
     TransitionRequest,
+    UploadSession,
 )
 from models_app.names import canonical_name
 
@@ -305,3 +307,16 @@ def webhook_delivery_list(*, subscription: WebhookSubscription) -> QuerySet[Webh
         .prefetch_related(Prefetch("attempt_log", queryset=WebhookAttempt.objects.order_by("number", "id")))
         .order_by("-id")
     )
+
+
+def upload_session_get(*, registered_model: RegisteredModel, upload_id) -> UploadSession:
+    """A direct upload of ``registered_model`` with its version and files."""
+    session = (
+        UploadSession.objects.select_related("version__registered_model", "created_by")
+        .prefetch_related("files")
+        .filter(pk=upload_id, version__registered_model=registered_model)
+        .first()
+    )
+    if session is None:
+        raise UploadNotFound(f"'{registered_model.name}' has no upload {upload_id}.", field="id")
+    return session
