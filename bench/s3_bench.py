@@ -242,7 +242,8 @@ def main() -> int:
                     "files": [{"path": "weights/model.bin", "size": args.size, "sha256": sha256}],
                 },
             )
-            begin.raise_for_status()
+            if begin.is_error:
+                raise SystemExit(f"upload start failed: {begin.status_code} {begin.text}")
             session = begin.json()
             parts = session["files"][0]["parts"]
 
@@ -266,7 +267,8 @@ def main() -> int:
                 start = time.monotonic()
                 done = api.post(session["complete_url"].replace(app_url, ""))
                 elapsed = time.monotonic() - start
-            done.raise_for_status()
+            if done.is_error:
+                raise SystemExit(f"completion failed: {done.status_code} {done.text}")
             assert done.json()["status"] == "ready", done.text
             results.append(("complete (assemble + server SHA-256)", elapsed, args.size / elapsed, rss.peak))
 

@@ -115,6 +115,8 @@ if REGISTRY_STORAGE == "filesystem":
         },
     }
 elif REGISTRY_STORAGE == "s3":
+    from botocore.config import Config as BotoConfig
+
     _artifact_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -128,9 +130,16 @@ elif REGISTRY_STORAGE == "s3":
             "default_acl": None,
             "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=300),
             # Presigned URLs must be SigV4 (every region since 2014 and every S3-compatible server);
-            # "path" addressing lets local servers (moto, MinIO) work without wildcard DNS.
-            "signature_version": env.str("AWS_S3_SIGNATURE_VERSION", default="s3v4"),
-            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default=None),
+            # "path" addressing lets local servers (moto, MinIO) work without wildcard DNS. Assembling
+            # a multi-GB upload can take minutes, hence the read timeout; an unreachable bucket should
+            # give a 503 within seconds, hence few retries and a short connect timeout.
+            "client_config": BotoConfig(
+                signature_version=env.str("AWS_S3_SIGNATURE_VERSION", default="s3v4"),
+                s3={"addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default=None)},
+                connect_timeout=env.float("AWS_S3_CONNECT_TIMEOUT", default=5),
+                read_timeout=env.float("AWS_S3_READ_TIMEOUT", default=300),
+                retries={"mode": "standard", "max_attempts": env.int("AWS_S3_MAX_ATTEMPTS", default=3)},
+            ),
             "use_ssl": env.bool("AWS_S3_USE_SSL", default=True),
             # Reads of whole objects through storage.open() spill to disk past this size instead of
             # being held in memory (0 would mean "never spill"); artifact code streams anyway.
