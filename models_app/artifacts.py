@@ -123,6 +123,10 @@ def store_stream(*, storage: Storage, key: str, stream: IO[bytes]) -> tuple[int,
     if hasattr(stream, "seek"):
         with contextlib.suppress(OSError, ValueError):
             stream.seek(0)
+    from models_app import objectstore
+
+    if objectstore.is_s3(storage):
+        return objectstore.upload_stream(storage, key, stream)
     reader = HashingReader(stream)
     saved = storage.save(key, reader)
     if saved != key:

@@ -373,3 +373,58 @@ def part_targets(storage: S3Storage, *, key: str, upload_id: str, size: int, par
         )
         for n in range(1, count + 1)
     ]
+
+
+# -- streaming writes (S3) --------------------------------------------------------------------------
+
+UPLOAD_BUFFER_SIZE = 8 * 1024 * 1024
+
+
+def upload_stream(
+    storage: S3Storage, key: str, stream, *, content_type: str = "application/octet-stream"
+) -> tuple[int, str]:
+    """Stream ``stream`` into the bucket under ``key`` and return (size, sha256).
+
+    Every byte is read once, in order, and hashed as it is read; memory holds one part (8 MiB).
+    S3Storage.save() hands the stream to s3transfer, which may read it more than once (checksums,
+    retries), so a hash taken while it reads would not be the digest of the object. A failure aborts
+    the multipart upload, so no partial object is ever created.
+    """
+    client, bucket, name = _client(storage), storage.bucket_name, _bucket_key(storage, key)
+    params = storage.get_object_parameters(key)
+    params.setdefault("ContentType", content_type or "application/octet-stream")
+    digest = hashlib.sha256()
+
+    def read_part() -> bytes:
+        buf = bytearray()
+        while len(buf) < UPLOAD_BUFFER_SIZE:
+            data = stream.read(UPLOAD_BUFFER_SIZE - len(buf))
+            if not data:
+                break
+            buf += data
+        digest.update(buf)
+        return bytes(buf)
+
+    first = read_part()
+    if len(first) < UPLOAD_BUFFER_SIZE:
+        client.put_object(Bucket=bucket, Key=name, Body=first, **params)
+        return len(first), digest.hexdigest()
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key=name, **params)["UploadId"]
+    try:
+        parts, size, number, data = [], 0, 1, first
+        while data:
+            answer = client.upload_part(
+                Bucket=bucket, Key=name, UploadId=upload_id, PartNumber=number, Body=data
+            )
+            parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+            size += len(data)
+            number += 1
+            data = read_part()
+        client.complete_multipart_upload(
+            Bucket=bucket, Key=name, UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
+    except BaseException:
+        with contextlib.suppress(Exception):  # unreachable now: gc_artifacts aborts it later
+            client.abort_multipart_upload(Bucket=bucket, Key=name, UploadId=upload_id)
+        raise
+    return size, digest.hexdigest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 
 import pytest
 
@@ -102,3 +103,22 @@ def test_it_keeps_nothing_when_the_bucket_goes_away_mid_file(
     # a.bin had been stored before the outage; its removal failed then, so gc_artifacts owns it now.
     leftovers = stored_keys(s3_storage)
     assert len(leftovers) <= 1
+
+
+def test_it_records_the_digest_of_what_was_stored_for_a_large_file_stream(
+    any_storage, registered_model, publisher, tmp_path
+):
+    """A file-backed upload larger than one S3 part (as Django spools big uploads to disk)."""
+    payload = os.urandom(9 * 1024 * 1024)
+    spooled = tmp_path / "upload.tmp"
+    spooled.write_bytes(payload)
+    with spooled.open("rb") as stream:
+        version, _ = services.version_register(
+            registered_model=registered_model,
+            created_by=publisher,
+            files=[IncomingFile(path="big.bin", stream=stream)],
+            metadata={"files": {"big.bin": {"sha256": hashlib.sha256(payload).hexdigest()}}},
+        )
+    record = version.files.get()
+    assert objectstore.hash_object(any_storage, record.storage_key) == (len(payload), record.sha256)
+    assert stored_keys(any_storage) == [record.storage_key]
