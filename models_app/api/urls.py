@@ -3,7 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from models_app.api import views
+from models_app.api import uploads, views
 from models_app.api.permissions import HasRegistryRole
 
 # The schema and its viewers are for registry users too (only health/ is open).
@@ -62,6 +62,17 @@ urlpatterns = [
         "transition-requests/<int:pk>/cancel/",
         views.TransitionRequestCancelView.as_view(),
         name="transitionrequest-cancel",
+    ),
+    path("models/<str:name>/uploads/", uploads.UploadListView.as_view(), name="upload-list"),
+    path(
+        "models/<str:name>/uploads/<uuid:upload_id>/",
+        uploads.UploadDetailView.as_view(),
+        name="upload-detail",
+    ),
+    path(
+        "models/<str:name>/uploads/<uuid:upload_id>/complete/",
+        uploads.UploadCompleteView.as_view(),
+        name="upload-complete",
     ),
     path("audit/", views.AuditListView.as_view(), name="audit-list"),
     path("tokens/", views.ApiTokenListView.as_view(), name="apitoken-list"),

@@ -7,7 +7,8 @@ import base64
 import json
 import posixpath
 
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.conf import settings
+from django.http import FileResponse, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -19,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from models_app import roles, selectors, services
+from models_app import objectstore, roles, selectors, services
 from models_app.api import serializers as s
 from models_app.api.exceptions import RangeNotSatisfiable
 from models_app.api.parsers import ArtifactMultiPartParser
@@ -377,7 +378,10 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     description=(
         "Streams the bytes with `Content-Length`, `ETag` (the quoted SHA-256), `Repr-Digest: "
         "sha-256=:<base64>:` and `Accept-Ranges: bytes`. A single `Range: bytes=...` answers 206 with "
-        "`Content-Range`; `If-None-Match` with the ETag answers 304. Only ready versions can be downloaded."
+        "`Content-Range`; `If-None-Match` with the ETag answers 304. Only ready versions can be downloaded. "
+        "With S3 storage and REGISTRY_S3_REDIRECT_DOWNLOADS on, a GET answers 302 to a short-lived presigned "
+        "bucket URL instead, carrying the same `ETag`, `Repr-Digest` and `X-Checksum-Sha256` so the client "
+        "still verifies what it receives (send the `Range` header again to the bucket; no Authorization)."
     ),
     tags=["versions"],
     parameters=[
@@ -395,6 +399,7 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
             OpenApiTypes.BINARY, description="The whole file."
         ),
         (206, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The range."),
+        302: OpenApiResponse(description="Redirect to a presigned bucket URL (S3, when enabled)."),
         304: OpenApiResponse(description="Not modified: the client's copy has this ETag."),
         **error_responses(409, 416, 503),
     },
@@ -413,6 +418,7 @@ class ArtifactFileDownloadView(ModelScopedMixin, APIView):
             "Accept-Ranges": "bytes",
             "Content-Disposition": content_disposition_header(True, posixpath.basename(record.path)),
             "Cache-Control": "private, no-cache",
+            "X-Checksum-Sha256": record.sha256,
         }
         if_none_match = request.headers.get("If-None-Match")
         if if_none_match and _etag_matches(if_none_match, etag):
@@ -425,12 +431,40 @@ class ArtifactFileDownloadView(ModelScopedMixin, APIView):
         if range_header and record.size and (not if_range or if_range.strip() == etag):
             span = parse_range(range_header, record.size)
 
+        storage = artifact_storage()
+        if request.method == "GET" and settings.REGISTRY_S3_REDIRECT_DOWNLOADS and objectstore.is_s3(storage):
+            # The bytes go from the bucket to the client; the digest headers travel with the redirect.
+            url = objectstore.presigned_download_url(
+                storage, record.storage_key, filename=record.path, expires=storage.querystring_expire
+            )
+            headers.pop("Accept-Ranges")
+            return self._plain(HttpResponseRedirect(url), headers)
         if request.method == "HEAD":
             response = HttpResponse(status=status.HTTP_206_PARTIAL_CONTENT if span else status.HTTP_200_OK)
             length = (span[1] - span[0] + 1) if span else record.size
         else:
+            if objectstore.is_s3(storage):
+                # Streams the GET body; S3File would copy the whole object locally before the first byte.
+                length = (span[1] - span[0] + 1) if span else record.size
+                try:
+                    chunks = objectstore.open_stream(
+                        storage, record.storage_key, start=span[0] if span else 0, length=length
+                    )
+                except FileNotFoundError as exc:
+                    raise StorageUnavailable(
+                        f"The stored bytes of {record.path!r} are missing; run verify_artifacts.",
+                        field="path",
+                    ) from exc
+                response = StreamingHttpResponse(
+                    chunks, status=status.HTTP_206_PARTIAL_CONTENT if span else status.HTTP_200_OK
+                )
+                if span:
+                    headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{record.size}"
+                headers["Content-Length"] = str(length)
+                response["Content-Type"] = "application/octet-stream"
+                return self._plain(response, headers)
             try:
-                fh = artifact_storage().open(record.storage_key, "rb")
+                fh = storage.open(record.storage_key, "rb")
             except Exception as exc:
                 raise StorageUnavailable(
                     f"The stored bytes of {record.path!r} cannot be read now ({exc.__class__.__name__}).",
