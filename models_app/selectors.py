@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -311,6 +312,10 @@ def webhook_delivery_list(*, subscription: WebhookSubscription) -> QuerySet[Webh
 
 def upload_session_get(*, registered_model: RegisteredModel, upload_id) -> UploadSession:
     """A direct upload of ``registered_model`` with its version and files."""
+    try:
+        upload_id = uuid.UUID(str(upload_id))
+    except ValueError:
+        raise UploadNotFound(f"'{registered_model.name}' has no upload {upload_id}.", field="id") from None
     session = (
         UploadSession.objects.select_related("version__registered_model", "created_by")
         .prefetch_related("files")

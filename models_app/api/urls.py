@@ -65,12 +65,12 @@ urlpatterns = [
     ),
     path("models/<str:name>/uploads/", uploads.UploadListView.as_view(), name="upload-list"),
     path(
-        "models/<str:name>/uploads/<uuid:upload_id>/",
+        "models/<str:name>/uploads/<str:upload_id>/",
         uploads.UploadDetailView.as_view(),
         name="upload-detail",
     ),
     path(
-        "models/<str:name>/uploads/<uuid:upload_id>/complete/",
+        "models/<str:name>/uploads/<str:upload_id>/complete/",
         uploads.UploadCompleteView.as_view(),
         name="upload-complete",
     ),

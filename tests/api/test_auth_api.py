@@ -24,6 +24,7 @@ SAMPLE_KWARGS = {
     "pk": "1",
     "alias": "champion",
     "delivery_id": "1",
+    "upload_id": "1",
 }
 
 
