@@ -32,6 +32,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 from tqdm import tqdm
 
+from models_app import transfer
+
 DEFAULT_URL = "http://127.0.0.1:8000"
 CHUNK = 1024 * 1024
 RETRIES = 3
@@ -325,9 +327,60 @@ def cmd_push(reg: Registry, args) -> int:
         if source:
             metadata["source"] = source
     hash_files(files, quiet=args.quiet)
-    metadata["files"] = {f.label: {"sha256": f.sha256} for f in files}
     key = args.idempotency_key or str(uuid.uuid4())
+    version = _push_direct(reg, args.model, files, metadata, key=key, quiet=args.quiet)
+    if version is None:
+        metadata["files"] = {f.label: {"sha256": f.sha256} for f in files}
+        version = _push_in_one_request(reg, args, files, metadata, key=key)
+    if args.stage:
+        reg.post(
+            f"{version_path(args.model, version['version'])}transition/", {"to": args.stage, "comment": ""}
+        )
+    print(f"Registered {args.model} v{version['version']} ({len(files)} files).", file=sys.stderr)
+    print(version["version"])
+    return 0
 
+
+def _push_direct(reg: Registry, model: str, files: list[LocalFile], metadata: dict, *, key: str, quiet: bool):
+    """Upload straight to the bucket when the registry offers it (S3 storage); None when it does not.
+
+    The registry hands out one presigned URL per part; the parts go to the bucket with no registry
+    credentials, and the completion call makes the registry verify every file's SHA-256.
+    """
+    declared = [{"path": f.label, "size": f.size, "sha256": f.sha256} for f in files]
+    try:
+        answer = reg.http.post(
+            f"{model_path(model)}uploads/",
+            json={"metadata": metadata, "files": declared},
+            headers={"Idempotency-Key": key},
+        )
+    except httpx.TransportError as exc:
+        raise CliError(
+            f"Cannot reach the registry at {reg.base} ({exc.__class__.__name__}: {exc}).", 3
+        ) from exc
+    if answer.status_code == 409 and "(direct_upload_unavailable)" in _error_message(answer):
+        return None
+    if answer.status_code >= 400:
+        raise CliError(_error_message(answer))
+    session = answer.json()
+    if session["status"] == "completed":  # a retry of a push that already finished
+        return reg.post(session["complete_url"], {})
+    with (
+        _bar(sum(f.size for f in files), "uploading", quiet) as bar,
+        httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0, write=600.0), trust_env=True) as bucket,
+    ):
+        try:
+            transfer.send_parts(bucket, session, {f.label: f.source for f in files}, bar)
+        except transfer.TransferError as exc:
+            # Give the pending version up now rather than leaving it to expire.
+            with contextlib.suppress(httpx.HTTPError):
+                reg.http.delete(session["complete_url"].rsplit("complete/", 1)[0])
+            raise CliError(f"Upload to the bucket failed: {exc}.", 3) from exc
+    return reg.post(session["complete_url"], {})
+
+
+def _push_in_one_request(reg: Registry, args, files: list[LocalFile], metadata: dict, *, key: str) -> dict:
+    """One multipart POST with every file (the filesystem backend, or a registry without uploads/)."""
     response = None
     for attempt in range(1, RETRIES + 1):
         with contextlib.ExitStack() as stack:
@@ -352,14 +405,7 @@ def cmd_push(reg: Registry, args) -> int:
         time.sleep(min(2**attempt, 10))  # the same Idempotency-Key makes the retry safe
     if response.status_code >= 400:
         raise CliError(_error_message(response))
-    version = response.json()
-    if args.stage:
-        reg.post(
-            f"{version_path(args.model, version['version'])}transition/", {"to": args.stage, "comment": ""}
-        )
-    print(f"Registered {args.model} v{version['version']} ({len(files)} files).", file=sys.stderr)
-    print(version["version"])
-    return 0
+    return response.json()
 
 
 # -- pull ----------------------------------------------------------------------------------------------

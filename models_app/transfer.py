@@ -101,9 +101,7 @@ def upload_version(
             desc=f"{model} v{session['version']}",
             disable=not progress,
         ) as bar:
-            for spec in session["files"]:
-                for part in spec["parts"]:
-                    _put_part(bucket, files[spec["path"]], spec["path"], part, bar)
+            send_parts(bucket, session, files, bar)
     except BaseException:
         # Leave nothing pending behind a failed client; the server would expire it anyway.
         client.delete(session["complete_url"].rsplit("complete/", 1)[0])
@@ -113,6 +111,14 @@ def upload_version(
             bucket.close()
     done = client.post(session["complete_url"])
     return _check(done, f"completing v{session['version']}").json()
+
+
+def send_parts(bucket: httpx.Client, session: dict, files: dict[str, Path], bar) -> None:
+    """PUT every part of an upload session (as the registry answered it) from the local files,
+    advancing ``bar``; each part is retried, and a part that keeps failing raises TransferError."""
+    for spec in session["files"]:
+        for part in spec["parts"]:
+            _put_part(bucket, files[spec["path"]], spec["path"], part, bar)
 
 
 def _put_part(bucket: httpx.Client, path: Path, name: str, part: dict, bar) -> None:
