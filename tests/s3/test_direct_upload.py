@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from models_app import objectstore, services
-from models_app.choices import LedgerKind, UploadStatus, VersionStatus
+from models_app.choices import EventType, LedgerKind, UploadStatus, VersionStatus
 from models_app.exceptions import (
     ChecksumMismatch,
     DirectUploadUnavailable,
@@ -20,7 +20,7 @@ from models_app.exceptions import (
     UploadClosed,
     UploadIncomplete,
 )
-from models_app.models import ArtifactFile, StageTransition, UploadSession
+from models_app.models import ArtifactFile, Event, StageTransition, UploadSession
 from models_app.services import DeclaredFile
 
 MiB = 1024 * 1024
@@ -107,6 +107,8 @@ def test_it_refuses_a_wrong_checksum_and_removes_the_bytes(s3_storage, registere
     assert (session.status, version.status, version.version) == (UploadStatus.FAILED, VersionStatus.FAILED, 1)
     assert not ArtifactFile.objects.exists()
     assert bucket_keys(s3_storage) == [] and pending_uploads(s3_storage) == []
+    failed = Event.objects.get(type=EventType.VERSION_FAILED)
+    assert failed.payload["code"] == "checksum_mismatch" and failed.payload["files"] == ["model.bin"]
     # The failed version keeps its number; the next one is v2.
     assert begin(registered_model, publisher, files).version.version == 2
     with pytest.raises(UploadClosed):
