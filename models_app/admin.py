@@ -26,7 +26,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from models_app import selectors, services
+from models_app import admin_policies, selectors, services  # noqa: F401  (admin_policies registers its admin)
+from models_app.admin_audit import LedgerVerificationMixin
 from models_app.choices import RequestStatus, Stage
 from models_app.exceptions import RegistryError
 from models_app.models import (
@@ -701,7 +702,7 @@ def _ledger_csv_response(queryset: QuerySet[StageTransition]) -> StreamingHttpRe
 
 
 @admin.register(StageTransition)
-class StageTransitionAdmin(ReadOnlyAdmin):
+class StageTransitionAdmin(LedgerVerificationMixin, ReadOnlyAdmin):
     """The append-only ledger: filter, search, inspect and export; nothing here can change it."""
 
     list_display = (

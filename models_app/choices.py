@@ -56,6 +56,7 @@ class LedgerKind(models.TextChoices):
     ALIAS_REMOVED = "alias_removed", "Alias removed"
     MODEL_CHANGED = "model_changed", "Model settings changed"
     DEPLOYMENT = "deployment", "Deployment reported"
+    POLICY_CHANGED = "policy_changed", "Promotion policy changed"
 
 
 STAGE_CHANGE_KINDS = frozenset(

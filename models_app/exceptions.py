@@ -139,6 +139,18 @@ class ModelAlreadyExists(Conflict):
     code = "model_exists"
 
 
+class PolicyGateFailed(Conflict):
+    """A version's metrics do not pass its model's promotion gates."""
+
+    code = "policy_gate_failed"
+
+
+class FreezeWindowActive(Conflict):
+    """Production changes are frozen for the model right now (rollbacks excepted)."""
+
+    code = "freeze_window"
+
+
 class ChecksumMismatch(InvalidInput):
     code = "checksum_mismatch"
 

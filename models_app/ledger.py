@@ -7,7 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from models_app.models import LedgerHead, StageTransition
 
@@ -62,37 +62,109 @@ def append(row: StageTransition) -> StageTransition:
 
 @dataclass(frozen=True)
 class ChainReport:
-    """The result of walking the chain: ok, rows checked, and the first broken row if any."""
+    """The result of walking the chain: ok, rows checked, and the first broken row if any.
+
+    ``kind`` says what happened at ``first_bad_id``: ``altered`` (its content no longer matches its hash),
+    ``inserted`` (it was slipped into the chain), ``removed`` (one or more rows before it are gone) or
+    ``truncated`` (the newest rows are gone; ``first_bad_id`` is then None).
+    """
 
     ok: bool
     checked: int
     first_bad_id: int | None = None
     problem: str = ""
+    kind: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "first_bad_id": self.first_bad_id,
+            "kind": self.kind,
+            "problem": self.problem,
+        }
 
 
-def verify_chain(*, batch_size: int = 2000) -> ChainReport:
-    """Walk every ledger row in order; report the first one altered, inserted or removed."""
-    prev = GENESIS_HASH
-    checked = 0
+def _rows_in_order(batch_size: int):
     last_id = 0
     while True:
         rows = list(StageTransition.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
         if not rows:
-            break
-        for row in rows:
-            checked += 1
-            if row.prev_hash != prev:
+            return
+        yield from rows
+        last_id = rows[-1].id
+
+
+def _walk(batch_size: int) -> ChainReport:
+    head = LedgerHead.objects.filter(pk=1).first()
+    head_hash = head.last_hash if head is not None else GENESIS_HASH
+    head_count = head.count if head is not None else 0
+    prev, prev_id, checked = GENESIS_HASH, None, 0
+    rows = _rows_in_order(batch_size)
+    row = next(rows, None)
+    while row is not None:
+        following = next(rows, None)
+        checked += 1
+        after = f"row {prev_id}" if prev_id is not None else "the start of the ledger"
+        if row.prev_hash != prev:
+            # The chain skips this row and carries on from the previous one: the row was slipped in.
+            skipped = (following is not None and following.prev_hash == prev) or (
+                following is None and head_hash == prev
+            )
+            if skipped:
                 return ChainReport(
                     False,
                     checked,
                     row.id,
-                    f"row {row.id} does not follow the previous row (a row was inserted or removed before it)",
+                    f"row {row.id} was inserted: it does not follow {after}.",
+                    "inserted",
                 )
-            if compute_hash(row) != row.row_hash:
-                return ChainReport(False, checked, row.id, f"row {row.id} was altered after it was written")
-            prev = row.row_hash
-            last_id = row.id
-    head = LedgerHead.objects.filter(pk=1).first()
-    if head is not None and head.last_hash != prev:
-        return ChainReport(False, checked, None, "the newest rows were removed: the chain ends early")
+            return ChainReport(
+                False,
+                checked,
+                row.id,
+                f"row {row.id} does not follow {after}: a row between them was removed "
+                f"(or {after} was rewritten together with its hash).",
+                "removed",
+            )
+        if compute_hash(row) != row.row_hash:
+            return ChainReport(
+                False, checked, row.id, f"row {row.id} was altered after it was written.", "altered"
+            )
+        if row.row_hash == head_hash and following is not None:
+            # Rows past the recorded head were appended around the ledger, not through it.
+            return ChainReport(
+                False,
+                checked + 1,
+                following.id,
+                f"row {following.id} was inserted after the ledger's recorded end (row {row.id}).",
+                "inserted",
+            )
+        prev, prev_id = row.row_hash, row.id
+        row = following
+    if head_hash != prev or head_count > checked:
+        missing = max(head_count - checked, 1)
+        return ChainReport(
+            False,
+            checked,
+            None,
+            f"the newest {missing} row(s) were removed: the chain ends early, after "
+            f"{f'row {prev_id}' if prev_id is not None else 'no rows'}.",
+            "truncated",
+        )
     return ChainReport(True, checked)
+
+
+def verify_chain(*, batch_size: int = 2000) -> ChainReport:
+    """Walk every ledger row in order; report the first one altered, inserted or removed.
+
+    On PostgreSQL the walk reads one snapshot (REPEATABLE READ), so rows appended meanwhile cannot
+    look like insertions; inside an outer transaction the caller's snapshot is used.
+    """
+    if connection.in_atomic_block:
+        return _walk(batch_size)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return _walk(batch_size)

@@ -169,13 +169,27 @@ def models_production_changed_recently(*, limit: int = 5) -> QuerySet[StageTrans
 
 @dataclass
 class Snapshot:
-    """Which versions held each stage and alias at a moment, and how Production got there."""
+    """Which versions held each stage and alias at a moment, and how Production got there.
+
+    Built from ledger rows alone: ``production_entry`` is the row that put the Production version in
+    place (an approved promotion or a rollback, whose comment is the reason); ``production_request`` the
+    row that asked for it (requester, comment, and the metric-gate evidence in ``details``);
+    ``production_approvals`` the approval rows (reviewer, comment, their groups in ``details``);
+    ``policy`` the promotion policy in force (as recorded by the last policy change), if any.
+    """
 
     at: datetime
     stages: dict[str, list[int]] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
+    production_version: int | None = None
     production_entry: StageTransition | None = None
+    production_request: StageTransition | None = None
     production_approvals: list[StageTransition] = field(default_factory=list)
+    policy: dict | None = None
+
+    @property
+    def approved_by(self) -> list[str]:
+        return [row.actor_username for row in self.production_approvals]
 
 
 def model_history_at(*, registered_model: RegisteredModel, at: datetime) -> Snapshot:
@@ -189,6 +203,8 @@ def model_history_at(*, registered_model: RegisteredModel, at: datetime) -> Snap
     entered: dict[int, StageTransition] = {}
     aliases: dict[str, int] = {}
     approvals_by_request: dict[int, list[StageTransition]] = {}
+    request_rows: dict[int, StageTransition] = {}
+    policy: dict | None = None
     for row in rows:
         number = row.version.version if row.version else None
         if row.kind == LedgerKind.REGISTERED and number is not None:
@@ -200,15 +216,25 @@ def model_history_at(*, registered_model: RegisteredModel, at: datetime) -> Snap
             aliases[row.alias] = number
         elif row.kind == LedgerKind.ALIAS_REMOVED:
             aliases.pop(row.alias, None)
+        elif row.kind == LedgerKind.REQUESTED and row.transition_request_id:
+            request_rows[row.transition_request_id] = row
         elif row.kind == LedgerKind.APPROVAL and row.transition_request_id:
             approvals_by_request.setdefault(row.transition_request_id, []).append(row)
-    snap = Snapshot(at=at, aliases=dict(sorted(aliases.items())))
+        elif row.kind == LedgerKind.POLICY_CHANGED:
+            policy = dict(row.details.get("to") or {})
+        elif row.kind == LedgerKind.MODEL_CHANGED and policy is not None:
+            change = row.details.get("required_approvals")
+            if isinstance(change, dict) and "to" in change:
+                policy["required_approvals"] = change["to"]
+    snap = Snapshot(at=at, aliases=dict(sorted(aliases.items())), policy=policy)
     for stage in (Stage.PRODUCTION, Stage.STAGING, Stage.ARCHIVED, Stage.NONE):
         snap.stages[stage] = sorted(n for n, s in stage_of.items() if s == stage)
     if snap.stages[Stage.PRODUCTION]:
-        entry = entered.get(snap.stages[Stage.PRODUCTION][0])
+        snap.production_version = snap.stages[Stage.PRODUCTION][0]
+        entry = entered.get(snap.production_version)
         snap.production_entry = entry
-        if entry and entry.transition_request_id:
+        if entry and entry.kind == LedgerKind.APPROVED and entry.transition_request_id:
+            snap.production_request = request_rows.get(entry.transition_request_id)
             snap.production_approvals = approvals_by_request.get(entry.transition_request_id, [])
     return snap
 

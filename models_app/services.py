@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from models_app import events, ledger, objectstore, roles
+from models_app import events, ledger, objectstore, policies, roles
 from models_app.artifacts import (
     IncomingFile,
     StoredFile,
@@ -74,6 +74,7 @@ from models_app.models import (
     Deployment,
     ModelAlias,
     ModelVersion,
+    PromotionPolicy,
     RegisteredModel,
     StageTransition,
     TransitionRequest,
@@ -592,6 +593,8 @@ def version_transition(*, version: ModelVersion, to: Stage | str, actor, comment
                 roles.can_publish(actor, model),
                 f"Only Publishers of team '{model.team.name}' can move versions of '{model.name}' to {target}.",
             )
+        if Stage.PRODUCTION in (current, target):
+            policies.check_freeze(registered_model=model, now=timezone.now())
         _set_stage(
             version, target, kind=LedgerKind.DIRECT, actor=actor, registered_model=model, comment=comment
         )
@@ -681,6 +684,7 @@ def transition_request_create(
             raise DuplicatePendingRequest(
                 f"v{version.version} already has a pending request to move to {target}.", field="version"
             )
+        evidence = policies.check_gates(registered_model=model, version=version)
         now = timezone.now()
         req = TransitionRequest.objects.create(
             version=version, target_stage=target, requested_by=requested_by, comment=comment, created_at=now
@@ -694,7 +698,7 @@ def transition_request_create(
             actor=requested_by,
             transition_request=req,
             comment=comment,
-            details={"target_stage": str(target)},
+            details={"target_stage": str(target), **evidence},
             now=now,
         )
     return req
@@ -735,6 +739,8 @@ def transition_request_approve(
     with transaction.atomic():
         model, req = _lock_request(transition_request)
         _check_decider(req, reviewer)
+        # The policy may have been tightened since the request: re-check before counting the approval.
+        policies.check_gates(registered_model=model, version=req.version)
         now = timezone.now()
         Approval.objects.create(
             transition_request=req,
@@ -752,18 +758,22 @@ def transition_request_approve(
             actor=reviewer,
             transition_request=req,
             comment=comment,
+            details=policies.reviewer_evidence(reviewer),
             now=now,
         )
         approvals = req.approvals.filter(decision=Decision.APPROVE).aggregate(
             n=Count("reviewer", distinct=True)
         )["n"]
-        if approvals >= model.required_approvals:
+        if approvals >= model.required_approvals and not policies.missing_group_approvals(
+            registered_model=model, transition_request=req
+        ):
             current = Stage(version.stage)
             if current != Stage.STAGING:
                 raise StaleState(
                     f"v{version.version} is in {current} now, no longer in Staging; the request cannot be applied."
                 )
             check_transition(current, Stage(req.target_stage))
+            policies.check_freeze(registered_model=model, now=now)
             req.status = RequestStatus.APPROVED
             req.decided_at = now
             req.save(update_fields=["status", "decided_at"])
@@ -1463,3 +1473,61 @@ def upload_sessions_expire(*, now=None) -> list[UploadSession]:
         ):
             expired.append(session)
     return expired
+
+
+# -- promotion policies ---------------------------------------------------------------------------------
+
+
+def promotion_policy_set(
+    *,
+    registered_model: RegisteredModel,
+    actor,
+    metric_gates: list | _Unset = UNSET,
+    group_approvals: dict | _Unset = UNSET,
+    freeze_windows: list | _Unset = UNSET,
+    required_approvals: int | _Unset = UNSET,
+    comment: str = "",
+) -> PromotionPolicy:
+    """Governance sets a model's promotion policy; each change is a ``policy_changed`` ledger row.
+
+    Arguments left out keep their value. The row records the whole policy before and after.
+    """
+    _require(roles.can_govern_model(actor), "Only Governance can change a model's promotion policy.")
+    changes: dict[str, Any] = {}
+    if metric_gates is not UNSET:
+        changes["metric_gates"] = policies.clean_metric_gates(metric_gates)
+    if group_approvals is not UNSET:
+        changes["group_approvals"] = policies.clean_group_approvals(group_approvals)
+    if freeze_windows is not UNSET:
+        changes["freeze_windows"] = policies.clean_freeze_windows(freeze_windows)
+    if required_approvals is not UNSET:
+        required_approvals = _clean_required_approvals(required_approvals)
+    comment = _clean_comment(comment)
+    with transaction.atomic():
+        model = _lock_model(registered_model.pk)
+        record = PromotionPolicy.objects.select_for_update().filter(registered_model=model).first()
+        before = policies.policy_from_record(model, record).as_dict()
+        if record is None:
+            record = PromotionPolicy(registered_model=model, updated_by=actor)
+        for key, value in changes.items():
+            setattr(record, key, value)
+        if required_approvals is not UNSET:
+            model.required_approvals = required_approvals
+        after = policies.policy_from_record(model, record).as_dict()
+        if after == before:
+            return record
+        now = timezone.now()
+        if required_approvals is not UNSET:
+            model.save(update_fields=["required_approvals", "updated_at"])
+        record.updated_by, record.updated_at = actor, now
+        record.save()
+        changed = sorted(k for k in after if after[k] != before[k])
+        _record(
+            registered_model=model,
+            kind=LedgerKind.POLICY_CHANGED,
+            actor=actor,
+            details={"changed": changed, "from": before, "to": after},
+            comment=comment or f"Promotion policy changed: {', '.join(changed)}.",
+            now=now,
+        )
+    return record

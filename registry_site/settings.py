@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "drf_standardized_errors",
     "django_htmx",
     "pgtrigger",
+    "csp",
+    "axes",
     "models_app",
 ]
 
@@ -57,7 +59,25 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "registry_site.security.RegistryCSPMiddleware",
+    # Last, as django-axes asks: it turns a lockout flagged during authentication into a 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# django-axes watches every authenticate() call (admin and reviewer login); API tokens do not log in.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("DJANGO_AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("DJANGO_AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("DJANGO_AXES_COOLOFF_HOURS", default=0.25)
+# Lock a username per client address, so a stranger cannot lock a colleague out from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+AXES_IPWARE_PROXY_COUNT = env.int("DJANGO_AXES_PROXY_COUNT", default=0)
 
 ROOT_URLCONF = "registry_site.urls"
 
@@ -192,8 +212,26 @@ if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = False
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=SECURE_HSTS_SECONDS > 0)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
+# Load balancers probe the health endpoint over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/$"]
+
+# A strict Content-Security-Policy; registry_site/security.py relaxes it for the API docs pages only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -213,7 +251,20 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Per token (or per user for browser sessions) and per client address for anonymous callers.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "models_app.api.throttling.TokenRateThrottle",
+        "models_app.api.throttling.AnonymousRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env.str("REGISTRY_API_THROTTLE_RATE", default="1200/minute"),
+        "anon": env.str("REGISTRY_API_THROTTLE_ANON_RATE", default="60/minute"),
+    },
+    "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=None),
 }
+
+# Throttle counters live in the cache; set DJANGO_CACHE_URL to a shared cache when running several processes.
+CACHES = {"default": env.cache("DJANGO_CACHE_URL", default="locmemcache://")}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Model Registry API",

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from models_app.api import uploads, views
+from models_app.api.audit_verify import AuditVerifyView
 from models_app.api.permissions import HasRegistryRole
 
 # The schema and its viewers are for registry users too (only health/ is open).
@@ -75,6 +76,7 @@ urlpatterns = [
         name="upload-complete",
     ),
     path("audit/", views.AuditListView.as_view(), name="audit-list"),
+    path("audit/verify/", AuditVerifyView.as_view(), name="audit-verify"),
     path("tokens/", views.ApiTokenListView.as_view(), name="apitoken-list"),
     path("tokens/<int:pk>/", views.ApiTokenDetailView.as_view(), name="apitoken-detail"),
     # Events feed, webhooks and deployment reports.

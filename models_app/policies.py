@@ -1,0 +1,280 @@
+"""Promotion policies: validating them and evaluating them. The services call these; nothing else decides.
+
+A model's policy (``PromotionPolicy``) adds to the core rules for entering Production:
+metric gates on the version's recorded metrics, minimum approvals from members of named groups, and
+freeze windows during which Production changes other than rollbacks are refused.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.contrib.auth.models import Group
+
+from models_app.choices import Decision
+from models_app.exceptions import FreezeWindowActive, InvalidInput, PolicyGateFailed
+from models_app.models import Approval, ModelVersion, PromotionPolicy, RegisteredModel, TransitionRequest
+
+OPERATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
+MAX_GATES = 50
+MAX_WINDOWS = 100
+MAX_METRIC_NAME = 100
+
+
+@dataclass(frozen=True)
+class MetricGate:
+    """``metric op value``: the version's recorded metric must satisfy it."""
+
+    metric: str
+    op: str
+    value: float
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.value:g}"
+
+    def check(self, metrics: dict) -> str | None:
+        """None when the gate passes, else a sentence naming the metric and what it needs."""
+        actual = metrics.get(self.metric) if isinstance(metrics, dict) else None
+        if isinstance(actual, bool) or not isinstance(actual, int | float) or not math.isfinite(actual):
+            return f"{self.metric} is not recorded (needs {self.op} {self.value:g})"
+        if not OPERATORS[self.op](actual, self.value):
+            return f"{self.metric} is {actual:g} (needs {self.op} {self.value:g})"
+        return None
+
+
+@dataclass(frozen=True)
+class FreezeWindow:
+    """A half-open interval [start, end) during which Production changes are refused."""
+
+    start: datetime
+    end: datetime
+    reason: str = ""
+
+    def contains(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+    def __str__(self) -> str:
+        text = f"{self.start.isoformat()} to {self.end.isoformat()}"
+        return f"{text} ({self.reason})" if self.reason else text
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A model's effective promotion policy (empty when none was set)."""
+
+    required_approvals: int = 1
+    metric_gates: tuple[MetricGate, ...] = ()
+    group_approvals: dict[str, int] = field(default_factory=dict)
+    freeze_windows: tuple[FreezeWindow, ...] = ()
+
+    def as_dict(self) -> dict:
+        """JSON-ready form: what the API shows and what policy ledger rows record."""
+        return {
+            "required_approvals": self.required_approvals,
+            "metric_gates": [{"metric": g.metric, "op": g.op, "value": g.value} for g in self.metric_gates],
+            "group_approvals": dict(sorted(self.group_approvals.items())),
+            "freeze_windows": [
+                {"start": w.start.isoformat(), "end": w.end.isoformat(), "reason": w.reason}
+                for w in self.freeze_windows
+            ],
+        }
+
+    def describe(self) -> list[str]:
+        """One human sentence per rule, for the model page and each request."""
+        lines = [f"{self.required_approvals} approval(s) from reviewers other than the requester"]
+        lines += [
+            f"at least {n} approval(s) from {group}" for group, n in sorted(self.group_approvals.items())
+        ]
+        if self.metric_gates:
+            lines.append("to enter Production: " + " and ".join(str(g) for g in self.metric_gates))
+        lines += [f"Production frozen {w}" for w in self.freeze_windows]
+        return lines
+
+
+# -- validation ---------------------------------------------------------------------------------------
+
+
+def clean_metric_gates(value: object) -> list[dict]:
+    """A list of ``{"metric", "op", "value"}``; errors name the offending item."""
+    if not isinstance(value, list):
+        raise InvalidInput("Must be a list of {metric, op, value} objects.", field="metric_gates")
+    if len(value) > MAX_GATES:
+        raise InvalidInput(f"At most {MAX_GATES} gates.", field="metric_gates")
+    cleaned, seen = [], set()
+    for i, item in enumerate(value):
+        where = f"metric_gates[{i}]"
+        if not isinstance(item, dict) or set(item) - {"metric", "op", "value"}:
+            raise InvalidInput("Must be an object with metric, op and value.", field=where)
+        metric, op, threshold = item.get("metric"), item.get("op"), item.get("value")
+        if (
+            not isinstance(metric, str)
+            or not metric.strip()
+            or len(metric) > MAX_METRIC_NAME
+            or not metric.isprintable()
+        ):
+            raise InvalidInput(
+                f"Must be a metric name of 1-{MAX_METRIC_NAME} printable characters.", field=f"{where}.metric"
+            )
+        if op not in OPERATORS:
+            raise InvalidInput(f"Must be one of {', '.join(OPERATORS)}.", field=f"{where}.op")
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, int | float)
+            or not math.isfinite(threshold)
+        ):
+            raise InvalidInput("Must be a finite number.", field=f"{where}.value")
+        if (metric, op) in seen:
+            raise InvalidInput(f"'{metric} {op}' is given twice.", field=where)
+        seen.add((metric, op))
+        cleaned.append({"metric": metric, "op": op, "value": threshold})
+    return cleaned
+
+
+def clean_group_approvals(value: object) -> dict[str, int]:
+    """``{"Group name": minimum}``; every group must exist."""
+    if not isinstance(value, dict):
+        raise InvalidInput('Must be an object like {"Governance": 1}.', field="group_approvals")
+    cleaned = {}
+    for name, minimum in value.items():
+        where = f"group_approvals.{name}"
+        if isinstance(minimum, bool) or not isinstance(minimum, int) or not 1 <= minimum <= 10:
+            raise InvalidInput("Must be a whole number from 1 to 10.", field=where)
+        if not Group.objects.filter(name=name).exists():
+            raise InvalidInput(f"There is no group named {name!r}.", field=where)
+        cleaned[name] = minimum
+    return dict(sorted(cleaned.items()))
+
+
+def _parse_moment(value: object, where: str) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidInput("Must be an ISO 8601 date and time.", field=where) from None
+    else:
+        raise InvalidInput("Must be an ISO 8601 date and time.", field=where)
+    if moment.tzinfo is None:
+        raise InvalidInput("Must include a time zone (for example 2025-12-20T00:00:00Z).", field=where)
+    return moment
+
+
+def clean_freeze_windows(value: object) -> list[dict]:
+    """A list of ``{"start", "end", "reason"}`` with start before end, both with a time zone."""
+    if not isinstance(value, list):
+        raise InvalidInput("Must be a list of {start, end, reason} objects.", field="freeze_windows")
+    if len(value) > MAX_WINDOWS:
+        raise InvalidInput(f"At most {MAX_WINDOWS} windows.", field="freeze_windows")
+    cleaned = []
+    for i, item in enumerate(value):
+        where = f"freeze_windows[{i}]"
+        if not isinstance(item, dict) or set(item) - {"start", "end", "reason"}:
+            raise InvalidInput("Must be an object with start, end and an optional reason.", field=where)
+        start = _parse_moment(item.get("start"), f"{where}.start")
+        end = _parse_moment(item.get("end"), f"{where}.end")
+        if end <= start:
+            raise InvalidInput("Must be after start.", field=f"{where}.end")
+        reason = item.get("reason", "")
+        if not isinstance(reason, str) or len(reason) > 500 or not (reason.isprintable() or not reason):
+            raise InvalidInput("Must be at most 500 printable characters.", field=f"{where}.reason")
+        cleaned.append({"start": start.isoformat(), "end": end.isoformat(), "reason": reason.strip()})
+    return sorted(cleaned, key=lambda w: w["start"])
+
+
+# -- evaluation ---------------------------------------------------------------------------------------
+
+
+def policy_from_record(registered_model: RegisteredModel, record: PromotionPolicy | None) -> Policy:
+    """The effective policy of a model given its (possibly absent) policy row."""
+    if record is None:
+        return Policy(required_approvals=registered_model.required_approvals)
+    return Policy(
+        required_approvals=registered_model.required_approvals,
+        metric_gates=tuple(MetricGate(g["metric"], g["op"], g["value"]) for g in record.metric_gates),
+        group_approvals=dict(record.group_approvals),
+        freeze_windows=tuple(
+            FreezeWindow(
+                datetime.fromisoformat(w["start"]), datetime.fromisoformat(w["end"]), w.get("reason", "")
+            )
+            for w in record.freeze_windows
+        ),
+    )
+
+
+def policy_for(registered_model: RegisteredModel) -> Policy:
+    """The effective policy of a model, read fresh from the database."""
+    record = PromotionPolicy.objects.filter(registered_model_id=registered_model.pk).first()
+    return policy_from_record(registered_model, record)
+
+
+def gate_evidence(policy: Policy, metrics: dict) -> dict:
+    """What the gates saw: per gate its rule, the recorded value and whether it passed (for the ledger)."""
+    evidence = []
+    for gate in policy.metric_gates:
+        actual = metrics.get(gate.metric) if isinstance(metrics, dict) else None
+        evidence.append({"gate": str(gate), "value": actual, "passed": gate.check(metrics) is None})
+    return {"gates": evidence} if evidence else {}
+
+
+def check_gates(*, registered_model: RegisteredModel, version: ModelVersion) -> dict:
+    """Raise PolicyGateFailed naming every failing metric; return the evidence when all pass."""
+    policy = policy_for(registered_model)
+    failures = [msg for gate in policy.metric_gates if (msg := gate.check(version.metrics)) is not None]
+    if failures:
+        raise PolicyGateFailed(
+            f"v{version.version} of '{registered_model.name}' fails the Production gates: "
+            + "; ".join(failures)
+            + ".",
+            field="metrics",
+        )
+    return gate_evidence(policy, version.metrics)
+
+
+def active_freeze(registered_model: RegisteredModel, *, now: datetime) -> FreezeWindow | None:
+    return next((w for w in policy_for(registered_model).freeze_windows if w.contains(now)), None)
+
+
+def check_freeze(*, registered_model: RegisteredModel, now: datetime) -> None:
+    """Raise FreezeWindowActive while a freeze window covers ``now`` (callers skip this for rollbacks)."""
+    window = active_freeze(registered_model, now=now)
+    if window is not None:
+        raise FreezeWindowActive(
+            f"Production changes to '{registered_model.name}' are frozen from {window.start.isoformat()} "
+            f"until {window.end.isoformat()}"
+            + (f" ({window.reason})" if window.reason else "")
+            + "; only rollbacks are allowed.",
+            field="to",
+        )
+
+
+def missing_group_approvals(
+    *, registered_model: RegisteredModel, transition_request: TransitionRequest
+) -> dict:
+    """``{group: approvals still needed}`` for the request's group minimums (empty when met).
+
+    Only approvals count; the requester can never approve, and is excluded here as well.
+    """
+    policy = policy_for(registered_model)
+    missing = {}
+    for group, minimum in policy.group_approvals.items():
+        have = (
+            Approval.objects.filter(
+                transition_request=transition_request, decision=Decision.APPROVE, reviewer__groups__name=group
+            )
+            .exclude(reviewer_id=transition_request.requested_by_id)
+            .values("reviewer")
+            .distinct()
+            .count()
+        )
+        if have < minimum:
+            missing[group] = minimum - have
+    return missing
+
+
+def reviewer_evidence(reviewer) -> dict:
+    """The reviewer's groups at the moment of the decision, recorded on the approval's ledger row."""
+    return {"groups": sorted(reviewer.groups.values_list("name", flat=True))}

@@ -1,0 +1,25 @@
+"""Security headers that need more than a setting: the Content-Security-Policy with its one relaxation."""
+
+from __future__ import annotations
+
+from csp.middleware import CSPMiddleware, PolicyParts
+
+# Swagger UI and ReDoc (served offline from drf-spectacular-sidecar) initialise from inline scripts,
+# style themselves inline, draw icons from data: URIs, and ReDoc runs a blob: worker. Only these
+# pages get that; every other page keeps the strict policy from settings.
+DOCS_PATH_PREFIXES = ("/api/v1/docs/", "/api/v1/redoc/")
+DOCS_POLICY_UPDATE = {
+    "script-src": ["'unsafe-inline'"],
+    "style-src": ["'unsafe-inline'"],
+    "worker-src": ["'self'", "blob:"],
+}
+
+
+class RegistryCSPMiddleware(CSPMiddleware):
+    """django-csp's middleware, relaxing the policy for the API documentation pages only."""
+
+    def get_policy_parts(self, request, response, report_only: bool = False) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        if not report_only and parts.update is None and request.path_info.startswith(DOCS_PATH_PREFIXES):
+            parts.update = DOCS_POLICY_UPDATE
+        return parts

@@ -1,0 +1,58 @@
+"""What an attacker with direct database access would do to the ledger (the trigger switched off)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pgtrigger
+from django.db import connection
+
+from models_app.ledger import compute_hash
+from models_app.models import StageTransition
+
+TABLE = StageTransition._meta.db_table
+
+
+@contextlib.contextmanager
+def superpowers():
+    """On PostgreSQL the append-only trigger refuses UPDATE/DELETE; an attacker with DB superuser rights
+    could drop it, which ``pgtrigger.ignore`` simulates. On SQLite raw SQL goes straight through."""
+    if connection.vendor == "postgresql":
+        with pgtrigger.ignore("models_app.StageTransition:append_only"):
+            yield
+    else:
+        yield
+
+
+def rewrite_comment(row_id: int, text: str) -> None:
+    with superpowers(), connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {TABLE} SET comment = %s WHERE id = %s", [text, row_id])
+
+
+def rewrite_comment_and_hash(row_id: int, text: str) -> None:
+    """A cleverer attacker: recompute the altered row's own hash so it verifies on its own."""
+    row = StageTransition.objects.get(pk=row_id)
+    row.comment = text
+    new_hash = compute_hash(row)
+    with superpowers(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TABLE} SET comment = %s, row_hash = %s WHERE id = %s", [text, new_hash, row_id]
+        )
+
+
+def delete_row(row_id: int) -> None:
+    with superpowers(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE id = %s", [row_id])
+
+
+def insert_copy(source_id: int, *, prev_hash: str | None = None, valid_hash: bool = False) -> int:
+    """Insert a copy of a row with a new id: with a made-up link by default, or chained and hashed
+    correctly onto ``prev_hash`` (what a forger who knows the scheme would write)."""
+    row = StageTransition.objects.get(pk=source_id)
+    row.pk = None
+    row._state.adding = True
+    row.comment = "forged approval"
+    row.prev_hash = prev_hash or "f" * 64
+    row.row_hash = compute_hash(row) if valid_hash else "e" * 64
+    row.save(force_insert=True)
+    return row.pk
