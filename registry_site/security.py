@@ -1,7 +1,8 @@
-"""Security headers that need more than a setting: the Content-Security-Policy with its one relaxation."""
+"""Security pieces that need more than a setting: the CSP with its one relaxation, and the login lockout."""
 
 from __future__ import annotations
 
+from axes.backends import AxesStandaloneBackend
 from csp.middleware import CSPMiddleware, PolicyParts
 
 # Swagger UI and ReDoc (served offline from drf-spectacular-sidecar) initialise from inline scripts,
@@ -23,3 +24,16 @@ class RegistryCSPMiddleware(CSPMiddleware):
         if not report_only and parts.update is None and request.path_info.startswith(DOCS_PATH_PREFIXES):
             parts.update = DOCS_POLICY_UPDATE
         return parts
+
+
+class LoginAttemptBackend(AxesStandaloneBackend):
+    """django-axes' lockout check for logins that come with an HTTP request.
+
+    A call without a request (the test client's ``login()``, a management command) is no brute-force
+    surface and has no address to lock; axes would raise for it, so it is passed on to the next backend.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)

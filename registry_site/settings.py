@@ -66,7 +66,7 @@ MIDDLEWARE = [
 
 # django-axes watches every authenticate() call (admin and reviewer login); API tokens do not log in.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "registry_site.security.LoginAttemptBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_ENABLED = env.bool("DJANGO_AXES_ENABLED", default=True)
