@@ -73,7 +73,7 @@ def test_gates_are_rechecked_at_approval(registered_model, publisher, reviewer, 
     version = staged(registered_model, publisher, {"metrics": {"accuracy": 0.9}})
     req = request_production(version, publisher)  # no policy yet
     services.promotion_policy_set(registered_model=registered_model, actor=governance, metric_gates=GATES[:1])
-    with pytest.raises(PolicyGateFailed, match="accuracy is 0.9"):
+    with pytest.raises(PolicyGateFailed, match=r"accuracy is 0\.9"):
         services.transition_request_approve(transition_request=req, reviewer=reviewer)
     req.refresh_from_db()
     version.refresh_from_db()
