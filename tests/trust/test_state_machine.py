@@ -74,7 +74,7 @@ def make_machine(registered_model, people, seen_kinds: set):
             return self._flips % 4 != 0
 
         @initialize()
-        def one_in_production_one_staged(self):
+        def one_in_production_one_requested(self):
             self.register("publisher", 0.95)
             self.register("publisher2", 0.95)
             v1, v2 = self.versions()
@@ -84,6 +84,7 @@ def make_machine(registered_model, people, seen_kinds: set):
             )
             services.transition_request_approve(transition_request=req, reviewer=people["reviewer"])
             services.version_transition(version=v2, to="staging", actor=people["publisher"])
+            services.transition_request_create(version=v2, to="production", requested_by=people["publisher2"])
 
         @rule(
             who=st.sampled_from(["publisher", "publisher", "publisher2", "outsider"]),
@@ -292,6 +293,8 @@ def test_random_walks_through_the_lifecycle_keep_every_invariant(registered_mode
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
             database=None,
+            # A fixed seed: CI sees the same walks every run; the coverage check below stays meaningful.
+            derandomize=True,
         ),
     )
     # The walk must actually reach the interesting places, or the invariants prove little.

@@ -113,3 +113,27 @@ def test_the_api_refuses_anonymous_and_roleless_callers(history, client, norole)
     response = client.get(url)
     assert response.status_code == 403
     assert "ok" not in response.json()
+
+
+def test_the_admin_ledger_links_to_a_verification_page(history, client, governance):
+    client.force_login(governance)
+    changelist = client.get(reverse("admin:models_app_stagetransition_changelist"))
+    verify_url = reverse("admin:models_app_stagetransition_verify")
+    assert verify_url in changelist.content.decode()
+    page = client.get(verify_url)
+    assert page.status_code == 200
+    assert 'data-ok="true"' in page.content.decode()
+    assert f"Ledger intact: {len(history)} row(s) verified." in page.content.decode()
+    tamper.delete_row(history[5])
+    broken = client.get(verify_url).content.decode()
+    assert 'data-ok="false"' in broken
+    change_url = reverse("admin:models_app_stagetransition_change", args=[history[6]])
+    assert f'href="{change_url}">#{history[6]}</a>' in broken
+
+
+def test_the_admin_verification_page_needs_ledger_view_rights(history, client, role_groups):
+    from tests.conftest import make_user
+
+    staff_without_role = make_user("stan-staff", is_staff=True)
+    client.force_login(staff_without_role)
+    assert client.get(reverse("admin:models_app_stagetransition_verify")).status_code == 403
