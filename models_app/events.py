@@ -9,7 +9,7 @@ Event types (``EventType``; the webhook body's ``type``):
 
 ==========================  =============================================================================
 ``model.created``           a model was created
-``model.updated``           a model's governance settings changed (team, required approvals)
+``model.updated``           a model's governance settings changed (team, approvals, promotion policy)
 ``version.registered``      a version was registered and is ready (``data.files`` lists its files)
 ``version.failed``          a registration failed after its upload began (storage error, checksum mismatch)
 ``transition.requested``    a promotion was requested
@@ -58,6 +58,7 @@ LEDGER_EVENT_TYPES: dict[str, EventType] = {
     LedgerKind.ALIAS_SET: EventType.ALIAS_MOVED,
     LedgerKind.ALIAS_REMOVED: EventType.ALIAS_MOVED,
     LedgerKind.MODEL_CHANGED: EventType.MODEL_UPDATED,
+    LedgerKind.POLICY_CHANGED: EventType.MODEL_UPDATED,
     LedgerKind.DEPLOYMENT: EventType.DEPLOYMENT_REPORTED,
 }
 # Events whose data carries the version's files, so a CD receiver can fetch and verify without a lookup.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
 import django_filters
 from django.contrib.auth.models import Group
@@ -30,6 +31,19 @@ def _tag_q(value: str, field: str = "tags") -> Q:
     if sep:
         return Q(Exact(KeyTextTransform(key, field), tag_value))
     return Q(HasKey(F(field), key))
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 time filter that compares in UTC.
+
+    PostgreSQL refuses UTC offsets beyond ±15:59 that ISO 8601 parsers accept (a 500, not a 400);
+    converting first makes every accepted offset work the same on every database.
+    """
+
+    def filter(self, qs, value):
+        if value is not None:
+            value = value.astimezone(UTC)
+        return super().filter(qs, value)
 
 
 class RegisteredModelFilterSet(django_filters.FilterSet):
@@ -67,8 +81,8 @@ class ModelVersionFilterSet(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=VersionStatus.choices)
     tag = django_filters.CharFilter(method="filter_tag", label="Tag (key or key:value)")
     author = django_filters.CharFilter(field_name="created_by__username", label="Author (username)")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
     commit = django_filters.CharFilter(
         field_name="source_commit", lookup_expr="startswith", label="Commit (prefix)"
     )
@@ -169,8 +183,8 @@ class LedgerFilterSet(django_filters.FilterSet):
     version = django_filters.NumberFilter(field_name="version__version", label="Version number")
     actor = django_filters.CharFilter(field_name="actor_username", label="Actor (username)")
     kind = django_filters.ChoiceFilter(choices=LedgerKind.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    since = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = StageTransition

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from models_app import roles
 from models_app.choices import STAGE_CHANGE_KINDS, Decision, LedgerKind, RequestStatus, Stage, VersionStatus
@@ -36,7 +37,7 @@ def model_list() -> QuerySet[RegisteredModel]:
     """Models with their team, Production version number and Staging count annotated."""
     production = ModelVersion.objects.filter(registered_model=OuterRef("pk"), stage=Stage.PRODUCTION)
     return (
-        RegisteredModel.objects.select_related("team", "created_by")
+        RegisteredModel.objects.select_related("team", "created_by", "promotion_policy")
         .annotate(
             production_version=Subquery(production.values("version")[:1]),
             staging_count=Count("versions", filter=Q(versions__stage=Stage.STAGING), distinct=True),
@@ -127,7 +128,11 @@ def transition_request_list() -> QuerySet[TransitionRequest]:
     """Requests with their version, model, requester and decisions, newest first."""
     return (
         TransitionRequest.objects.select_related(
-            "version", "version__registered_model", "version__registered_model__team", "requested_by"
+            "version",
+            "version__registered_model",
+            "version__registered_model__team",
+            "version__registered_model__promotion_policy",
+            "requested_by",
         )
         .prefetch_related(Prefetch("approvals", queryset=Approval.objects.select_related("reviewer")))
         .annotate(approval_count=Count("approvals", filter=Q(approvals__decision=Decision.APPROVE)))
@@ -194,6 +199,9 @@ class Snapshot:
 
 def model_history_at(*, registered_model: RegisteredModel, at: datetime) -> Snapshot:
     """Replay the ledger up to ``at``: the answer comes from the ledger alone."""
+    if timezone.is_aware(at):
+        # PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows; UTC compares the same everywhere.
+        at = at.astimezone(UTC)
     rows = (
         StageTransition.objects.filter(registered_model=registered_model, created_at__lte=at)
         .select_related("registered_model", "version", "transition_request")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from axes.backends import AxesStandaloneBackend
 from csp.middleware import CSPMiddleware, PolicyParts
+from django.http import HttpResponseBadRequest, JsonResponse
 
 # Swagger UI and ReDoc (served offline from drf-spectacular-sidecar) initialise from inline scripts,
 # style themselves inline, draw icons from data: URIs, and ReDoc runs a blob: worker. Only these
@@ -37,3 +38,33 @@ class LoginAttemptBackend(AxesStandaloneBackend):
         if request is None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+
+
+class RejectControlCharactersMiddleware:
+    """400 for a URL path with control characters or a query string with NUL, before any view runs.
+
+    No route, name or file path may contain them, and PostgreSQL cannot even compare text holding NUL
+    (it raises, which would be a 500). Refusing at the door keeps every lookup simple.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        bad = None
+        if _has_control(request.path):
+            bad = "The URL path contains control characters."
+        elif any("\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()):
+            bad = "The query string contains a NUL character."
+        if bad is None:
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            return JsonResponse(
+                {"type": "client_error", "errors": [{"code": "invalid_url", "detail": bad, "attr": None}]},
+                status=400,
+            )
+        return HttpResponseBadRequest(bad, content_type="text/plain; charset=utf-8")

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "registry_site.security.RejectControlCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -261,6 +262,9 @@ REST_FRAMEWORK = {
         "anon": env.str("REGISTRY_API_THROTTLE_ANON_RATE", default="60/minute"),
     },
     "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=None),
+    # OPTIONS answers 405: the schema documents every operation, and DRF's metadata introspection
+    # would call views' object lookups outside their normal flow.
+    "DEFAULT_METADATA_CLASS": None,
 }
 
 # Throttle counters live in the cache; set DJANGO_CACHE_URL to a shared cache when running several processes.

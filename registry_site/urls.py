@@ -15,3 +15,6 @@ urlpatterns = [
     path("api/v1/", include("models_app.api.urls")),
     path("", include("models_app.urls")),
 ]
+
+handler404 = "models_app.api.fallback_errors.not_found"
+handler500 = "models_app.api.fallback_errors.server_error"

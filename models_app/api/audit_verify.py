@@ -1,21 +1,12 @@
 """GET /api/v1/audit/verify/: the result of walking the ledger's hash chain."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, serializers
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from models_app import roles
+from models_app.api.permissions import HasRegistryRole
 from models_app.ledger import verify_chain
-
-
-class HasRegistryRole(permissions.BasePermission):
-    """Authenticated, active, and holding one of the registry's roles."""
-
-    message = "You need a registry role (Publishers, Reviewers or Governance) to do this."
-
-    def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and roles.has_any_role(request.user))
 
 
 class ChainReportSerializer(serializers.Serializer):
@@ -36,7 +27,7 @@ class ChainReportSerializer(serializers.Serializer):
 class AuditVerifyView(APIView):
     """Walk the whole ledger and recompute every row's hash and link."""
 
-    permission_classes = [permissions.IsAuthenticated, HasRegistryRole]
+    permission_classes = [HasRegistryRole]
 
     @extend_schema(
         operation_id="audit_verify",

@@ -7,10 +7,12 @@ so a misspelt field never passes silently.
 from __future__ import annotations
 
 from django.contrib.auth.models import Group
+from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from models_app import policies
 from models_app.api.deployment_fields import CurrentDeploymentsField
 from models_app.choices import Stage
 from models_app.models import (
@@ -49,6 +51,40 @@ def _tags_field(**kwargs):
 # -- models -----------------------------------------------------------------------------------------
 
 
+class MetricGateSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    op = serializers.ChoiceField(choices=list(policies.OPERATORS))
+    value = serializers.FloatField()
+
+
+class FreezeWindowSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    reason = serializers.CharField(allow_blank=True)
+
+
+class PromotionPolicySerializer(serializers.Serializer):
+    """What a version needs to enter Production: approvals, approvals by group, metric gates, freezes."""
+
+    required_approvals = serializers.IntegerField()
+    group_approvals = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Group name -> least approvals from its members."
+    )
+    metric_gates = MetricGateSerializer(many=True)
+    freeze_windows = FreezeWindowSerializer(many=True)
+    rules = serializers.ListField(child=serializers.CharField(), help_text="The rules as sentences.")
+
+
+def promotion_policy_data(registered_model) -> dict:
+    """The model's effective policy; the policy row comes joined by the selectors."""
+    try:
+        record = registered_model.promotion_policy
+    except ObjectDoesNotExist:
+        record = None
+    policy = policies.policy_from_record(registered_model, record)
+    return {**policy.as_dict(), "rules": policy.describe()}
+
+
 class RegisteredModelSerializer(serializers.ModelSerializer):
     """A model with its team (by group name), current Production version and aliases."""
 
@@ -59,6 +95,7 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
     production_version = serializers.IntegerField(read_only=True, allow_null=True)
     aliases = serializers.SerializerMethodField(help_text="Alias name -> version number.")
     deployments = CurrentDeploymentsField()
+    promotion_policy = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -73,6 +110,7 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
             "production_version",
             "aliases",
             "deployments",
+            "promotion_policy",
             "created_by",
             "created_at",
             "updated_at",
@@ -83,6 +121,10 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
     @extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"}})
     def get_aliases(self, obj) -> dict:
         return {alias.name: alias.version.version for alias in obj.aliases.all()}
+
+    @extend_schema_field(PromotionPolicySerializer)
+    def get_promotion_policy(self, obj) -> dict:
+        return promotion_policy_data(obj)
 
     def get_url(self, obj) -> str:
         return reverse("api:model-detail", kwargs={"name": obj.name}, request=self.context.get("request"))
@@ -273,6 +315,7 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
         source="version.registered_model.required_approvals", read_only=True
     )
     approvals = ApprovalSerializer(many=True, read_only=True)
+    promotion_policy = serializers.SerializerMethodField()
 
     class Meta:
         model = TransitionRequest
@@ -287,10 +330,15 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
             "comment",
             "required_approvals",
             "approvals",
+            "promotion_policy",
             "created_at",
             "decided_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(PromotionPolicySerializer)
+    def get_promotion_policy(self, obj) -> dict:
+        return promotion_policy_data(obj.version.registered_model)
 
 
 class TransitionRequestCreateInputSerializer(StrictInputSerializer):
@@ -347,6 +395,9 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
         source="transition_request_id", read_only=True, allow_null=True
     )
     details = serializers.DictField(read_only=True)
+    # Blank on rows that are not stage changes; declared so the schema says so.
+    from_stage = serializers.ChoiceField(choices=Stage.choices, allow_blank=True, read_only=True)
+    to_stage = serializers.ChoiceField(choices=Stage.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = StageTransition

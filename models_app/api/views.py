@@ -169,6 +169,10 @@ def _metadata_from(request) -> dict | None:
         raw = upload.read()
     elif values:
         raw = values[0]
+        # Django decodes form fields with errors="replace"; a replacement character means the bytes
+        # were not UTF-8, and guessing at them would store something the client never sent.
+        if "\ufffd" in raw:
+            raise InvalidInput("Must be UTF-8 encoded JSON.", field="metadata")
     else:
         return None
     try:

@@ -8,6 +8,7 @@ import pgtrigger
 from django.db import connection
 
 from models_app.ledger import compute_hash
+from models_app.event_models import Event
 from models_app.models import StageTransition
 
 TABLE = StageTransition._meta.db_table
@@ -41,7 +42,10 @@ def rewrite_comment_and_hash(row_id: int, text: str) -> None:
 
 
 def delete_row(row_id: int) -> None:
+    """Remove a ledger row, first unhooking the event that points at it (as a thorough attacker would)."""
+    events = Event._meta.db_table
     with superpowers(), connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {events} SET ledger_entry_id = NULL WHERE ledger_entry_id = %s", [row_id])
         cursor.execute(f"DELETE FROM {TABLE} WHERE id = %s", [row_id])
 
 
