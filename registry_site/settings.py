@@ -44,10 +44,14 @@ INSTALLED_APPS = [
     "drf_standardized_errors",
     "django_htmx",
     "pgtrigger",
+    "django_prometheus",
     "models_app",
 ]
 
 MIDDLEWARE = [
+    # Outermost: the request log and the request metrics see every response, including errors.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "models_app.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -57,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "registry_site.urls"
@@ -87,6 +92,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # transaction take the write lock up front, which is what select_for_update means elsewhere.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# A persistent connection broken by a database restart is replaced instead of failing one request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable database fails fast (readiness probes, requests) instead of hanging a worker.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -274,9 +286,31 @@ WEBHOOK_LEASE_SECONDS = env.float("REGISTRY_WEBHOOK_LEASE_SECONDS", default=60.0
 WEBHOOK_POLL_SECONDS = env.float("REGISTRY_WEBHOOK_POLL_SECONDS", default=1.0)
 WEBHOOK_SECRET_OVERLAP_HOURS = env.float("REGISTRY_WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
 
+# Operations: readiness and metrics (models_app/api/health.py, models_app/metrics.py).
+REGISTRY_READY_CACHE_SECONDS = env.float("REGISTRY_READY_CACHE_SECONDS", default=1.5)
+REGISTRY_METRICS_TOKEN = env.str("REGISTRY_METRICS_TOKEN", default="")
+REGISTRY_METRICS_ALLOW_ANONYMOUS = env.bool("REGISTRY_METRICS_ALLOW_ANONYMOUS", default=False)
+
+# Logs go to stderr, one JSON object per line unless REGISTRY_LOG_FORMAT=text (the default with DEBUG).
+REGISTRY_LOG_FORMAT = env.str("REGISTRY_LOG_FORMAT", default="text" if DEBUG else "json")
+if REGISTRY_LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("REGISTRY_LOG_FORMAT must be 'json' or 'text'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("REGISTRY_LOG_LEVEL", default="INFO")},
+    "filters": {"request_id": {"()": "models_app.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "models_app.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s request_id=%(request_id)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": REGISTRY_LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env.str("REGISTRY_LOG_LEVEL", default="INFO").upper()},
+    # Django's own records go to the root handler only (its default console handler would print twice).
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }

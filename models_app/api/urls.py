@@ -3,7 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from models_app.api import uploads, views
+from models_app.api import health, uploads, views
 from models_app.api.permissions import HasRegistryRole
 
 # The schema and its viewers are for registry users too (only health/ is open).
@@ -12,7 +12,8 @@ _docs = {"permission_classes": [HasRegistryRole]}
 app_name = "api"
 
 urlpatterns = [
-    path("health/", views.HealthView.as_view(), name="health"),
+    path("health/", health.health, name="health"),
+    path("ready/", health.ready, name="ready"),
     path("schema/", SpectacularAPIView.as_view(**_docs), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", **_docs), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", **_docs), name="redoc"),
