@@ -119,10 +119,13 @@ def test_rolled_back_work_is_not_counted(registered_model, publisher, django_cap
     from django.db import transaction
 
     before = metrics.REGISTRATIONS._value.get()
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):  # noqa: PT012
-        with transaction.atomic():
-            register(registered_model, publisher)
-            raise RuntimeError("the caller's transaction fails")
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        register(registered_model, publisher)
+        raise RuntimeError("the caller's transaction fails")
     assert metrics.REGISTRATIONS._value.get() == before
 
 
