@@ -165,11 +165,6 @@ class Instance:
                 pids.add(int(message.rsplit(" ", 1)[1]))
         return pids
 
-    def interrupt(self, timeout: float) -> int:
-        """Ctrl-C, as a terminal sends it, and wait for the supervisor to finish."""
-        self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=timeout)
-
     def kill(self) -> None:
         """Teardown after a failure: end the supervisor and every child it announced."""
         if self.process is None:

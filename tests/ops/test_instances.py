@@ -127,18 +127,20 @@ def instances(e2e_database, proxy, bucket, workdir):
         REGISTRY_READY_CACHE_SECONDS="0",
         REGISTRY_WEBHOOK_ALLOW_PRIVATE_TARGETS="1",
     )
-    a = Instance("a", PORT_A, {**base, "DATABASE_URL": _url(e2e_database, e2e_database["port"])}, workdir)
-    # B starts once A has migrated and collected the static files it shares, as a second instance would.
-    b = Instance(
-        "b",
-        PORT_B,
-        {**base, "DATABASE_URL": _url(e2e_database, PROXY_PORT)},
-        workdir,
-        args=("--no-collectstatic",),
+    # Collecting static files is the same work for every instance and takes seconds; the instances
+    # here serve only the API, so they share an empty static root instead.
+    (workdir / "static").mkdir(exist_ok=True)
+    args = ("--no-collectstatic",)
+    a = Instance(
+        "a", PORT_A, {**base, "DATABASE_URL": _url(e2e_database, e2e_database["port"])}, workdir, args
     )
+    b = Instance("b", PORT_B, {**base, "DATABASE_URL": _url(e2e_database, PROXY_PORT)}, workdir, args)
     try:
-        a.start().wait_ready(START_TIMEOUT)
-        b.start().wait_ready(START_TIMEOUT)
+        # Started together on an empty database: one migrates under the advisory lock, the other waits.
+        a.start()
+        b.start()
+        a.wait_ready(START_TIMEOUT)
+        b.wait_ready(START_TIMEOUT)
         yield a, b
     finally:
         b.kill()
@@ -229,6 +231,10 @@ def test_both_instances_are_ready_on_one_database(instances):
         assert checks["database"]["ok"] and checks["migrations"]["ok"]
         assert checks["storage"] == {**checks["storage"], "ok": True, "backend": "s3"}
         assert httpx.get(f"{instance.url}/api/v1/health/", timeout=5).json() == {"status": "ok"}
+    # Started together, they migrated once: the advisory lock made the second wait and find nothing to do.
+    outputs = [instance.stdout_path.read_text() for instance in instances]
+    assert sorted("Applying" in out for out in outputs) == [False, True]
+    assert any("No migrations to apply." in out for out in outputs)
 
 
 def test_concurrent_registrations_and_approvals_across_instances(instances, tokens, bucket, workdir):
@@ -409,13 +415,16 @@ def test_metrics_are_refused_to_anonymous_callers(instances):
 
 
 def test_ctrl_c_stops_every_process(instances):
+    children = {instance.name: instance.child_pids() for instance in instances}
+    for pids in children.values():
+        assert len(pids) == 3  # gunicorn master + 2 workers
+        assert all(pid_alive(pid) for pid in pids)
     for instance in instances:
-        children = instance.child_pids()
-        assert len(children) == 3  # gunicorn master + 2 workers
-        assert all(pid_alive(pid) for pid in children)
-        assert instance.interrupt(timeout=30) == 0
+        instance.process.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends
+    for instance in instances:
+        assert instance.process.wait(timeout=30) == 0
         deadline = time.monotonic() + 5
-        while any(pid_alive(pid) for pid in children):
+        while any(pid_alive(pid) for pid in children[instance.name]):
             assert time.monotonic() < deadline, "a child outlived the supervisor"
             time.sleep(0.1)
         messages = [x["message"] for x in instance.log_lines()]
