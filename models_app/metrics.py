@@ -21,11 +21,13 @@ import prometheus_client
 from django.apps import apps
 from django.conf import settings
 from django.db import DatabaseError
+from django.db.models import Count, Q
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from prometheus_client import CollectorRegistry, Counter, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from models_app import choices
 from models_app.choices import LedgerKind, RequestStatus, Stage
 
 log = logging.getLogger(__name__)
@@ -94,7 +96,7 @@ class RegistryStateCollector:
         yield pending
 
         by_stage = dict.fromkeys(Stage.values, 0)
-        for row in ModelVersion.objects.order_by().values("stage").annotate(n=_count()):
+        for row in ModelVersion.objects.order_by().values("stage").annotate(n=Count("pk")):
             by_stage[row["stage"]] = row["n"]
         versions = GaugeMetricFamily("registry_versions", "Model versions by stage.", labels=["stage"])
         for stage, n in sorted(by_stage.items()):
@@ -102,12 +104,6 @@ class RegistryStateCollector:
         yield versions
 
         yield from webhook_families()
-
-
-def _count():
-    from django.db.models import Count
-
-    return Count("pk")
 
 
 def _webhook_model(name: str):
@@ -118,52 +114,58 @@ def _webhook_model(name: str):
 
 
 def webhook_families():
-    """Webhook delivery outcomes and outbox lag, read from the webhook tables when they exist.
+    """Webhook delivery outcomes and lag, read from the webhook tables when this build has them.
 
-    The delivery worker is a separate process that nobody scrapes, so its numbers come from the
-    tables it writes: attempts by outcome (a database-wide total, exported as a counter) and the age
-    of the oldest event that still has a delivery waiting.
+    The delivery worker is a separate process that nobody scrapes, so its numbers come from the rows
+    it writes: deliveries by state, attempts by result (database-wide totals, exported as counters),
+    and the lag, the age of the oldest delivery still waiting to be sent.
     """
-    attempt_model = _webhook_model("DeliveryAttempt")
     delivery_model = _webhook_model("WebhookDelivery")
-    if attempt_model is not None and _has_fields(attempt_model, "outcome"):
-        attempts = CounterMetricFamily(
-            "registry_webhook_delivery_attempts",
-            "Webhook delivery attempts recorded in the database, by outcome.",
-            labels=["outcome"],
-        )
-        for row in attempt_model.objects.order_by().values("outcome").annotate(n=_count()):
-            attempts.add_metric([str(row["outcome"])], row["n"])
-        yield attempts
-    if delivery_model is not None and _has_fields(delivery_model, "status", "created_at"):
+    attempt_model = _webhook_model("WebhookAttempt")
+    if delivery_model is not None and _has_fields(delivery_model, "state", "created_at"):
         deliveries = GaugeMetricFamily(
-            "registry_webhook_deliveries", "Webhook deliveries by status.", labels=["status"]
+            "registry_webhook_deliveries", "Webhook deliveries by state.", labels=["state"]
         )
-        for row in delivery_model.objects.order_by().values("status").annotate(n=_count()):
-            deliveries.add_metric([str(row["status"])], row["n"])
+        for row in delivery_model.objects.order_by().values("state").annotate(n=Count("pk")):
+            deliveries.add_metric([str(row["state"])], row["n"])
         yield deliveries
-        lag = GaugeMetricFamily(
-            "registry_webhook_lag_seconds",
-            "Age of the oldest webhook delivery still waiting to be sent (0 when none waits).",
-        )
         oldest = (
-            delivery_model.objects.filter(status__in=_waiting_statuses(delivery_model))
+            delivery_model.objects.filter(state=_pending_delivery_state())
             .order_by("created_at")
             .values_list("created_at", flat=True)
             .first()
         )
+        lag = GaugeMetricFamily(
+            "registry_webhook_lag_seconds",
+            "Age of the oldest webhook delivery still waiting to be sent (0 when none waits).",
+        )
         lag.add_metric([], max(0.0, time.time() - oldest.timestamp()) if oldest else 0.0)
         yield lag
+    if attempt_model is not None and _has_fields(attempt_model, "status_code"):
+        totals = attempt_model.objects.aggregate(
+            success=Count("pk", filter=Q(status_code__gte=200, status_code__lt=300)),
+            http_error=Count("pk", filter=Q(status_code__isnull=False) & ~Q(status_code__range=(200, 299))),
+            no_response=Count("pk", filter=Q(status_code__isnull=True)),
+        )
+        attempts = CounterMetricFamily(
+            "registry_webhook_delivery_attempts",
+            "Webhook delivery attempts recorded in the database, by result: success (2xx), http_error "
+            "(any other status) or no_response (refused, timed out, blocked).",
+            labels=["result"],
+        )
+        for result, n in totals.items():
+            attempts.add_metric([result], n)
+        yield attempts
+
+
+def _pending_delivery_state() -> str:
+    state = getattr(choices, "DeliveryState", None)
+    return state.PENDING if state is not None else "pending"
 
 
 def _has_fields(model, *names: str) -> bool:
     present = {f.name for f in model._meta.get_fields()}
     return all(n in present for n in names)
-
-
-def _waiting_statuses(model) -> list[str]:
-    choices = dict(model._meta.get_field("status").choices or ())
-    return [value for value in choices if str(value).lower() in ("pending", "retrying", "scheduled")]
 
 
 _STATE_REGISTRY = CollectorRegistry(auto_describe=False)
