@@ -136,3 +136,29 @@ def test_downloads_count_the_bytes_actually_sent():
     assert metrics.ARTIFACT_BYTES_OUT._value.get() == before + 3
     assert b"".join(stream) == b"defgh"
     assert metrics.ARTIFACT_BYTES_OUT._value.get() == before + 8
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("restricted")
+def test_webhook_deliveries_by_outcome_and_lag(client, registered_model, publisher, superuser, settings):
+    """Read from the webhook tables; runs once the webhook worker is part of the build."""
+    delivery = pytest.importorskip("models_app.delivery")
+    webhooks = pytest.importorskip("models_app.webhooks")
+    import socket
+
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    with socket.socket() as sock:  # a port nobody listens on: the attempt gets no response
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]
+    webhooks.webhook_subscription_create(url=f"http://127.0.0.1:{dead}/hook", created_by=superuser)
+    register(registered_model, publisher)
+
+    body = samples(scrape(client))
+    assert body[("registry_webhook_deliveries", (("state", "pending"),))] >= 1
+    assert body[("registry_webhook_lag_seconds", ())] >= 0
+    assert body[("registry_webhook_delivery_attempts_total", (("result", "no_response"),))] == 0
+
+    assert delivery.deliver_due(worker="metrics-test") >= 1
+    body = samples(scrape(client))
+    assert body[("registry_webhook_delivery_attempts_total", (("result", "no_response"),))] >= 1
+    assert body[("registry_webhook_delivery_attempts_total", (("result", "success"),))] == 0
