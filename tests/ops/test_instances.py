@@ -327,6 +327,14 @@ def test_concurrent_registrations_and_approvals_across_instances(instances, toke
     assert {f"e2e-register-{i}" for i in payloads} <= set(final["request_ids"])
     assert {f"e2e-approve-{r}" for r in request_ids} <= set(final["request_ids"])
 
+    # The request line and the ledger line of one registration share its id and name the token's user.
+    logged = [x for x in a.log_lines() + b.log_lines() if x.get("request_id") == "e2e-register-3"]
+    assert {x.get("event") for x in logged} >= {"request", "ledger"}
+    (request_line,) = [x for x in logged if x.get("event") == "request"]
+    assert request_line["user"] == "pat"
+    assert request_line["status"] == 201
+    assert request_line["method"] == "POST"
+
     # Stateless instances: every artifact is in the bucket, nothing under the local data directory.
     keys = [o["Key"] for o in bucket.list_objects_v2(Bucket="registry-e2e").get("Contents", [])]
     assert len(keys) >= 16
