@@ -18,12 +18,13 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from models_app.api.serializers import HealthSerializer
 from models_app.artifacts import artifact_storage
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,28 @@ def readiness() -> tuple[bool, dict]:
     return all(c["ok"] for c in checks.values()), checks
 
 
+_CheckSerializer = inline_serializer(
+    "ReadinessCheck",
+    {
+        "ok": serializers.BooleanField(),
+        "duration_ms": serializers.FloatField(),
+        "error": serializers.CharField(required=False, help_text="The error class when the check failed."),
+        "backend": serializers.CharField(required=False, help_text="Storage only: filesystem or s3."),
+        "cached": serializers.BooleanField(required=False, help_text="Storage only: a recent result reused."),
+    },
+)
+ReadySerializer = inline_serializer(
+    "Readiness",
+    {
+        "status": serializers.ChoiceField(choices=["ready", "unready"]),
+        "checks": inline_serializer(
+            "ReadinessChecks",
+            {"database": _CheckSerializer, "storage": _CheckSerializer, "migrations": _CheckSerializer},
+        ),
+    },
+)
+
+
 class _ProbeView(APIView):
     # Probes answer everyone, are never throttled and never touch a session.
     authentication_classes: list = []
@@ -188,11 +211,11 @@ class HealthView(_ProbeView):
 
     @extend_schema(
         operation_id="health",
-        tags=["operations"],
+        tags=["health"],
         summary="Liveness probe",
         description="Answers 200 while the process serves requests. No authentication; touches no database.",
         auth=[],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description='{"status": "ok"}')},
+        responses={200: HealthSerializer},
     )
     def get(self, request):
         return Response({"status": "ok"})
@@ -203,7 +226,7 @@ class ReadyView(_ProbeView):
 
     @extend_schema(
         operation_id="ready",
-        tags=["operations"],
+        tags=["health"],
         summary="Readiness probe",
         description=(
             "200 when this instance can serve: the database answers, the artifact storage is reachable and "
@@ -212,8 +235,8 @@ class ReadyView(_ProbeView):
         ),
         auth=[],
         responses={
-            200: OpenApiResponse(OpenApiTypes.OBJECT, description="Ready; every check passed."),
-            503: OpenApiResponse(OpenApiTypes.OBJECT, description="Not ready; the failing checks say why."),
+            200: OpenApiResponse(ReadySerializer, description="Ready; every check passed."),
+            503: OpenApiResponse(ReadySerializer, description="Not ready; the failing checks say why."),
         },
     )
     def get(self, request):

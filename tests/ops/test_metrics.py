@@ -162,3 +162,15 @@ def test_webhook_deliveries_by_outcome_and_lag(client, registered_model, publish
     body = samples(scrape(client))
     assert body[("registry_webhook_delivery_attempts_total", (("result", "no_response"),))] >= 1
     assert body[("registry_webhook_delivery_attempts_total", (("result", "success"),))] == 0
+
+
+@pytest.mark.django_db
+def test_api_downloads_count_bytes_out(client, registered_model, publisher):
+    version = register(registered_model, publisher, files={"weights/model.bin": b"z" * 3000})
+    client.force_login(publisher)
+    url = f"/api/v1/models/{registered_model.name}/versions/{version.version}/files/weights/model.bin"
+    before = metrics.ARTIFACT_BYTES_OUT._value.get()
+    assert b"".join(client.get(url).streaming_content) == b"z" * 3000
+    assert client.get(url, HTTP_RANGE="bytes=0-99").status_code == 206
+    assert client.head(url).status_code == 200  # no body, nothing counted
+    assert metrics.ARTIFACT_BYTES_OUT._value.get() == before + 3000 + 100
