@@ -110,7 +110,8 @@ def instances(e2e_database, proxy, bucket, workdir):
     base = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("PYTEST", "DJANGO_DEBUG", "PROMETHEUS_MULTIPROC_DIR", "REGISTRY_"))
+        # Nothing of the test process's own configuration (other tests set DJANGO_ALLOW_ASYNC_UNSAFE).
+        if not key.startswith(("PYTEST", "DJANGO_", "PROMETHEUS_", "REGISTRY_", "AWS_", "DATABASE_"))
     }
     base.update(
         DJANGO_SETTINGS_MODULE="registry_site.settings",
