@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from models_app.api import health, uploads, views
 from models_app.api.permissions import HasRegistryRole
 
-# The schema and its viewers are for registry users too (only health/ is open).
+# The schema and its viewers are for registry users too (only the health/ and ready/ probes are open).
 _docs = {"permission_classes": [HasRegistryRole]}
 
 app_name = "api"
