@@ -115,11 +115,18 @@ def _s3_client(storage):
     client = _s3_clients.get(key)
     if client is None:
         config = Config(
-            connect_timeout=S3_CHECK_TIMEOUT_SECONDS,
-            read_timeout=S3_CHECK_TIMEOUT_SECONDS,
-            retries={"max_attempts": 1, "mode": "standard"},
             signature_version=getattr(storage, "signature_version", None),
             s3={"addressing_style": getattr(storage, "addressing_style", None)},
+        )
+        if getattr(storage, "client_config", None) is not None:
+            config = config.merge(storage.client_config)  # the settings' signing and addressing
+        # A probe answers within seconds whatever the storage's own, patient timeouts are.
+        config = config.merge(
+            Config(
+                connect_timeout=S3_CHECK_TIMEOUT_SECONDS,
+                read_timeout=S3_CHECK_TIMEOUT_SECONDS,
+                retries={"max_attempts": 1, "mode": "standard"},
+            )
         )
         client = boto3.session.Session().client(
             "s3",
