@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := registry_site.settings
 
-.PHONY: install run test lint fmt demo migrate bench clean
+.PHONY: install run serve test lint fmt demo migrate bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ run: demo
 	DJANGO_DEBUG=1 $(BIN)/python manage.py deliver_webhooks & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# Production mode on one machine: migrate, collectstatic, gunicorn and the webhook worker; Ctrl-C stops
+# them all. Configured by environment variables only (docs/operations.md); DJANGO_SECRET_KEY is required.
+serve: install
+	@test -n "$$DJANGO_SECRET_KEY" || { echo "make serve: set DJANGO_SECRET_KEY first (the settings refuse to start without it; see docs/operations.md)." >&2; exit 2; }
+	$(BIN)/python manage.py serve
 
 # The whole suite. Set DATABASE_URL=postgres://... to run it on PostgreSQL.
 test: install

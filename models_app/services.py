@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from models_app import events, ledger, objectstore, policies, roles
+from models_app import events, ledger, metrics, objectstore, policies, roles
 from models_app.artifacts import (
     IncomingFile,
     StoredFile,
@@ -136,6 +137,17 @@ def _record(
     )
     ledger.append(row)
     events.event_from_ledger(row)
+    fields = {
+        "event": "ledger",
+        "kind": str(kind),
+        "model": registered_model.name,
+        "version": version.version if version else None,
+        "from_stage": str(from_stage),
+        "to_stage": str(to_stage),
+        "alias": alias,
+        "actor": row.actor_username,
+        "ledger_id": row.pk,
+    }
     log.info(
         "ledger %s model=%s version=%s %s->%s alias=%s actor=%s",
         kind,
@@ -145,7 +157,9 @@ def _record(
         to_stage,
         alias,
         row.actor_username,
+        extra=fields,
     )
+    transaction.on_commit(partial(metrics.record_ledger_row, kind))
     return row
 
 
@@ -486,6 +500,8 @@ def version_register(
     if not created:
         # A concurrent retry with the same key won; our copy of the bytes is surplus.
         delete_quietly(storage, [s.storage_key for s in stored])
+    else:
+        transaction.on_commit(partial(metrics.record_registration, sum(s.size for s in stored)))
     return version, created
 
 

@@ -46,10 +46,14 @@ INSTALLED_APPS = [
     "pgtrigger",
     "csp",
     "axes",
+    "django_prometheus",
     "models_app",
 ]
 
 MIDDLEWARE = [
+    # Outermost: the request log and the request metrics see every response, including errors.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "models_app.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "registry_site.security.RejectControlCharactersMiddleware",
@@ -63,6 +67,7 @@ MIDDLEWARE = [
     "registry_site.security.RegistryCSPMiddleware",
     # Last, as django-axes asks: it turns a lockout flagged during authentication into a 429 page.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # django-axes watches every authenticate() call (admin and reviewer login); API tokens do not log in.
@@ -108,6 +113,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # transaction take the write lock up front, which is what select_for_update means elsewhere.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# A persistent connection broken by a database restart is replaced instead of failing one request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable database fails fast (readiness probes, requests) instead of hanging a worker.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -216,7 +228,8 @@ SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=SECURE_HSTS_SECONDS > 0)
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
 # Load balancers probe the health endpoint over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/$"]
+# Probes and scrapes come from inside the network over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/$", r"^api/v1/ready/$", r"^metrics$"]
 
 # A strict Content-Security-Policy; registry_site/security.py relaxes it for the API docs pages only.
 CONTENT_SECURITY_POLICY = {
@@ -329,9 +342,31 @@ WEBHOOK_LEASE_SECONDS = env.float("REGISTRY_WEBHOOK_LEASE_SECONDS", default=60.0
 WEBHOOK_POLL_SECONDS = env.float("REGISTRY_WEBHOOK_POLL_SECONDS", default=1.0)
 WEBHOOK_SECRET_OVERLAP_HOURS = env.float("REGISTRY_WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
 
+# Operations: readiness and metrics (models_app/api/health.py, models_app/metrics.py).
+REGISTRY_READY_CACHE_SECONDS = env.float("REGISTRY_READY_CACHE_SECONDS", default=1.5)
+REGISTRY_METRICS_TOKEN = env.str("REGISTRY_METRICS_TOKEN", default="")
+REGISTRY_METRICS_ALLOW_ANONYMOUS = env.bool("REGISTRY_METRICS_ALLOW_ANONYMOUS", default=False)
+
+# Logs go to stderr, one JSON object per line unless REGISTRY_LOG_FORMAT=text (the default with DEBUG).
+REGISTRY_LOG_FORMAT = env.str("REGISTRY_LOG_FORMAT", default="text" if DEBUG else "json")
+if REGISTRY_LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("REGISTRY_LOG_FORMAT must be 'json' or 'text'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("REGISTRY_LOG_LEVEL", default="INFO")},
+    "filters": {"request_id": {"()": "models_app.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "models_app.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s request_id=%(request_id)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": REGISTRY_LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env.str("REGISTRY_LOG_LEVEL", default="INFO").upper()},
+    # Django's own records go to the root handler only (its default console handler would print twice).
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }

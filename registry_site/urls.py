@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from models_app.metrics import metrics_view
+
 admin.site.site_header = "Model Registry governance"
 admin.site.site_title = "Model Registry"
 admin.site.index_title = "Governance"
@@ -13,6 +15,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("models_app.api.urls")),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("models_app.urls")),
 ]
 

@@ -3,17 +3,18 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from models_app.api import uploads, views
+from models_app.api import health, uploads, views
 from models_app.api.audit_verify import AuditVerifyView
 from models_app.api.permissions import HasRegistryRole
 
-# The schema and its viewers are for registry users too (only health/ is open).
+# The schema and its viewers are for registry users too (only the health/ and ready/ probes are open).
 _docs = {"permission_classes": [HasRegistryRole]}
 
 app_name = "api"
 
 urlpatterns = [
-    path("health/", views.HealthView.as_view(), name="health"),
+    path("health/", health.health, name="health"),
+    path("ready/", health.ready, name="ready"),
     path("schema/", SpectacularAPIView.as_view(**_docs), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", **_docs), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", **_docs), name="redoc"),

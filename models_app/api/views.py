@@ -14,13 +14,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from models_app import objectstore, roles, selectors, services
+from models_app import metrics, objectstore, roles, selectors, services
 from models_app.api import serializers as s
 from models_app.api.exceptions import RangeNotSatisfiable
 from models_app.api.parsers import ArtifactMultiPartParser
@@ -86,20 +85,6 @@ class ModelScopedMixin:
         if not hasattr(self, "_registered_model"):
             self._registered_model = _model_or_404(self.kwargs["name"])
         return self._registered_model
-
-
-# -- health -----------------------------------------------------------------------------------------
-
-
-class HealthView(APIView):
-    """Liveness: the process answers. The only endpoint open to anonymous callers."""
-
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
-    @extend_schema(responses={200: s.HealthSerializer}, tags=["health"], auth=[])
-    def get(self, request):
-        return Response({"status": "ok"})
 
 
 # -- models -----------------------------------------------------------------------------------------
@@ -460,7 +445,8 @@ class ArtifactFileDownloadView(ModelScopedMixin, APIView):
                         field="path",
                     ) from exc
                 response = StreamingHttpResponse(
-                    chunks, status=status.HTTP_206_PARTIAL_CONTENT if span else status.HTTP_200_OK
+                    metrics.count_bytes_out(chunks),
+                    status=status.HTTP_206_PARTIAL_CONTENT if span else status.HTTP_200_OK,
                 )
                 if span:
                     headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{record.size}"
@@ -484,6 +470,8 @@ class ArtifactFileDownloadView(ModelScopedMixin, APIView):
                 # FileResponse lets a WSGI server hand the file to sendfile() where it can.
                 response = FileResponse(fh, content_type="application/octet-stream")
                 response.block_size = CHUNK_SIZE
+            # Counted as the body is handed to the server: a sendfile() transfer cannot be counted per chunk.
+            metrics.record_bytes_out(length)
         if span:
             headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{record.size}"
         headers["Content-Length"] = str(length)

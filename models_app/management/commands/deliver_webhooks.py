@@ -56,7 +56,8 @@ class Command(BaseCommand):
             try:
                 sent = deliver_due(worker=worker, limit=100)
             except DatabaseError as exc:
-                self.stderr.write(f"Database unavailable, retrying: {exc}")
+                # Through logging, so that production logs stay one JSON object per line.
+                log.warning("database unavailable, retrying: %s", exc)
                 sent = 0
                 stop.wait(max(interval, 5.0))
             except Exception:
