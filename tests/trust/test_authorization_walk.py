@@ -13,8 +13,8 @@ from models_app import services
 from models_app.tokens import api_token_create
 from tests.conftest import register
 
-# Routes anyone may reach: liveness, signing in and out. Everything else needs a role.
-PUBLIC = {"api:health", "login", "logout", "admin:login", "admin:logout", "admin:password_reset"}
+# Routes anyone may reach: liveness and readiness probes, signing in and out. Everything else needs a role.
+PUBLIC = {"api:health", "api:ready", "login", "logout", "admin:login", "admin:logout", "admin:password_reset"}
 METHODS = ("get", "post", "put", "patch", "delete")
 
 SAMPLES = {
