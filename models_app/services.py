@@ -505,6 +505,30 @@ def version_register(
     return version, created
 
 
+def _version_row_create(
+    model: RegisteredModel, *, status: VersionStatus, meta: dict, parent, created_by, now, idempotency_key
+) -> ModelVersion:
+    """Take the next number from the locked model's counter and insert the version row."""
+    model.last_version_number += 1
+    model.save(update_fields=["last_version_number", "updated_at"])
+    meta = dict(meta)
+    source = meta.pop("source")
+    return ModelVersion.objects.create(
+        registered_model=model,
+        version=model.last_version_number,
+        status=status,
+        source_repository=source["repository"],
+        source_commit=source["commit"],
+        source_branch=source["branch"],
+        source_dirty=source["dirty"],
+        parent=parent,
+        created_by=created_by,
+        created_at=now,
+        idempotency_key=idempotency_key,
+        **meta,
+    )
+
+
 def _version_insert(
     *, registered_model, created_by, meta: dict, parent, stored: list[StoredFile], idempotency_key
 ) -> tuple[ModelVersion, bool]:
@@ -515,22 +539,14 @@ def _version_insert(
             existing = _existing_for_key(model, created_by, idempotency_key)
             if existing is not None:
                 return existing, False
-            model.last_version_number += 1
-            model.save(update_fields=["last_version_number", "updated_at"])
-            source = meta.pop("source")
-            version = ModelVersion.objects.create(
-                registered_model=model,
-                version=model.last_version_number,
+            version = _version_row_create(
+                model,
                 status=VersionStatus.READY,
-                source_repository=source["repository"],
-                source_commit=source["commit"],
-                source_branch=source["branch"],
-                source_dirty=source["dirty"],
+                meta=meta,
                 parent=parent,
                 created_by=created_by,
-                created_at=now,
+                now=now,
                 idempotency_key=idempotency_key,
-                **meta,
             )
             ArtifactFile.objects.bulk_create(
                 [
@@ -1181,22 +1197,14 @@ def _upload_session_insert(
             existing = _existing_for_key(model, created_by, idempotency_key)
             if existing is not None:
                 return UploadSession.objects.get(version=existing)
-            model.last_version_number += 1
-            model.save(update_fields=["last_version_number", "updated_at"])
-            source = meta.pop("source")
-            version = ModelVersion.objects.create(
-                registered_model=model,
-                version=model.last_version_number,
+            version = _version_row_create(
+                model,
                 status=VersionStatus.PENDING,
-                source_repository=source["repository"],
-                source_commit=source["commit"],
-                source_branch=source["branch"],
-                source_dirty=source["dirty"],
+                meta=meta,
                 parent=parent,
                 created_by=created_by,
-                created_at=now,
+                now=now,
                 idempotency_key=idempotency_key,
-                **meta,
             )
             session = UploadSession.objects.create(
                 version=version,
