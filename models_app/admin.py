@@ -42,6 +42,7 @@ from models_app.models import (
 )
 from models_app.roles import DECIDE_PERM
 from models_app.tokens import api_token_create, api_token_revoke
+from models_app.views import history_context
 
 # -- shared pieces ----------------------------------------------------------------------------------
 
@@ -196,6 +197,7 @@ class RegisteredModelAdmin(ServiceFormAdmin):
         "production_version",
         "latest_version",
         "versions_link",
+        "history_link",
         "created_by",
         "updated_at",
     )
@@ -251,6 +253,30 @@ class RegisteredModelAdmin(ServiceFormAdmin):
     def versions_link(self, obj):
         url = reverse("admin:models_app_modelversion_changelist")
         return format_html('<a href="{}?registered_model__id__exact={}">versions</a>', url, obj.pk)
+
+    @admin.display(description="At a moment")
+    def history_link(self, obj):
+        url = reverse("admin:models_app_registeredmodel_history_at", args=[obj.pk])
+        return format_html('<a href="{}">history</a>', url)
+
+    def get_urls(self):
+        history = path(
+            "<path:object_id>/history-at/",
+            self.admin_site.admin_view(self.history_at_view),
+            name="models_app_registeredmodel_history_at",
+        )
+        return [history, *super().get_urls()]
+
+    def history_at_view(self, request, object_id):
+        """Point-in-time answers from the ledger alone, the same page the reviewer UI shows."""
+        model = self.get_object(request, object_id)
+        if model is None or not self.has_view_permission(request, model):
+            raise PermissionDenied
+        context, status = history_context(request, model)
+        context.update(self.admin_site.each_context(request), title=f"{model.name} at a moment")
+        return TemplateResponse(
+            request, "admin/models_app/registeredmodel/history_at.html", context, status=status
+        )
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("models/", views.registeredmodel_list, name="registeredmodel-list"),
     path("models/<str:name>/", views.registeredmodel_detail, name="registeredmodel-detail"),
+    path("models/<str:name>/history/", views.registeredmodel_history, name="registeredmodel-history"),
     path("models/<str:name>/compare/", views.modelversion_compare, name="modelversion-compare"),
     path("models/<str:name>/versions/<int:number>/", views.modelversion_detail, name="modelversion-detail"),
     path(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
+from datetime import UTC
 from functools import wraps
 
 from django.contrib import messages
@@ -19,6 +20,8 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -274,6 +277,37 @@ def modelversion_detail(request: HttpRequest, name: str, number: int) -> HttpRes
         **_version_actions(request.user, model, version, requests),
     }
     return render(request, "models_app/modelversion_detail.html", context)
+
+
+def parse_moment(text: str):
+    """An ISO 8601 time (UTC when it has no offset), or None when it is not one."""
+    try:
+        moment = parse_datetime(text.strip())
+    except ValueError:
+        return None
+    if moment is not None and timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, UTC)
+    return moment
+
+
+def history_context(request: HttpRequest, model) -> tuple[dict, int]:
+    """The point-in-time page's context (shared with the admin's history view) and its status."""
+    at_text = request.GET.get("at") or timezone.now().isoformat().replace("+00:00", "Z")
+    moment = parse_moment(at_text)
+    if moment is None:
+        error = "Give the moment as an ISO 8601 time, e.g. 2026-06-01T12:00:00Z."
+        return {"model": model, "at_text": at_text, "error": error, "snapshot": None}, 400
+    snapshot = selectors.model_history_at(registered_model=model, at=moment)
+    return {"model": model, "at_text": at_text, "error": "", "snapshot": snapshot}, 200
+
+
+@require_GET
+@registry_view
+def registeredmodel_history(request: HttpRequest, name: str) -> HttpResponse:
+    """What held each stage and alias at a moment, and who approved Production on what evidence."""
+    model = _get_or_404(selectors.model_get, name=name)
+    context, status = history_context(request, model)
+    return render(request, "models_app/registeredmodel_history.html", context, status=status)
 
 
 @require_GET

@@ -438,7 +438,11 @@ class HistorySerializer(serializers.Serializer):
     production_entry = LedgerEntrySerializer(
         allow_null=True, help_text="The ledger row that put the Production version there."
     )
+    production_request = LedgerEntrySerializer(
+        allow_null=True, help_text="The ledger row that requested it (requester, comment, gate evidence)."
+    )
     production_approvals = LedgerEntrySerializer(many=True)
+    policy = serializers.JSONField(allow_null=True, help_text="The promotion policy in force at that moment.")
 
 
 # -- tokens -----------------------------------------------------------------------------------------

@@ -700,7 +700,9 @@ class ModelHistoryView(ModelScopedMixin, APIView):
             "stages": snap.stages,
             "aliases": snap.aliases,
             "production_entry": snap.production_entry,
+            "production_request": snap.production_request,
             "production_approvals": snap.production_approvals,
+            "policy": snap.policy,
         }
         return Response(s.HistorySerializer(body, context={"request": request}).data)
 
