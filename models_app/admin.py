@@ -7,9 +7,7 @@ request/approve actions (which call the services) or the API.
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterable, Iterator
 
 from django import forms
 from django.contrib import admin, messages
@@ -30,6 +28,7 @@ from models_app import admin_policies, selectors, services  # noqa: F401  (admin
 from models_app.admin_audit import LedgerVerificationMixin
 from models_app.choices import RequestStatus, Stage
 from models_app.exceptions import RegistryError
+from models_app.exports import ledger_csv_response
 from models_app.models import (
     ApiToken,
     Approval,
@@ -660,71 +659,11 @@ class ModelAliasAdmin(ReadOnlyAdmin):
 
 # -- the ledger -------------------------------------------------------------------------------------
 
-LEDGER_CSV_HEADER = (
-    "id",
-    "created_at",
-    "model",
-    "version",
-    "kind",
-    "from_stage",
-    "to_stage",
-    "alias",
-    "actor",
-    "transition_request",
-    "comment",
-    "details",
-    "request_id",
-    "prev_hash",
-    "row_hash",
-)
-
-
-class _Echo:
-    """A write-only file for csv.writer: hands each formatted line back instead of buffering it."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(text: str) -> str:
-    # Spreadsheets execute cells that start like a formula; comments and names are user input.
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
-
-
-def ledger_csv_lines(rows: Iterable[StageTransition]) -> Iterator[str]:
-    """The ledger as CSV lines, one row at a time."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(LEDGER_CSV_HEADER)
-    for row in rows:
-        yield writer.writerow(
-            [
-                row.pk,
-                row.created_at.isoformat(),
-                _cell(row.registered_model.name),
-                row.version.version if row.version_id else "",
-                row.kind,
-                row.from_stage,
-                row.to_stage,
-                _cell(row.alias),
-                _cell(row.actor_username),
-                row.transition_request_id or "",
-                _cell(row.comment),
-                json.dumps(row.details, sort_keys=True) if row.details else "",
-                row.request_id,
-                row.prev_hash,
-                row.row_hash,
-            ]
-        )
-
 
 def _ledger_csv_response(queryset: QuerySet[StageTransition]) -> StreamingHttpResponse:
     rows = queryset.select_related("registered_model", "version").order_by("id").iterator(chunk_size=2000)
-    response = StreamingHttpResponse(ledger_csv_lines(rows), content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-    response["Content-Disposition"] = f'attachment; filename="ledger-{stamp}.csv"'
-    return response
+    return ledger_csv_response(rows, filename=f"ledger-{stamp}.csv")
 
 
 @admin.register(StageTransition)

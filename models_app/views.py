@@ -8,8 +8,7 @@ illegal moves, decided requests) comes back as a message on the page.
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC
 from functools import wraps
 
@@ -17,7 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from models_app import presenters, roles, selectors, services, webhooks
 from models_app.choices import RequestStatus, Stage, VersionStatus
 from models_app.exceptions import NotFound, RegistryError
+from models_app.exports import ledger_csv_response
 from models_app.filters import LedgerFilterSet, RegisteredModelFilterSet, TransitionRequestFilterSet
 from models_app.forms import CommentForm, CompareForm, RollbackForm, TransitionForm
 from models_app.lifecycle import REQUIRES_APPROVAL, REVIEWER_TARGETS, is_allowed
@@ -411,66 +411,6 @@ def stagetransition_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    """A write-only file-like object: csv.writer hands back each row's text for streaming."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-_CSV_HEADER = [
-    "id",
-    "created_at",
-    "model",
-    "version",
-    "kind",
-    "from_stage",
-    "to_stage",
-    "alias",
-    "actor",
-    "transition_request",
-    "comment",
-    "request_id",
-    "prev_hash",
-    "row_hash",
-]
-
-
-def _csv_cell(value) -> str:
-    text = "" if value is None else str(value)
-    # A leading =, +, - or @ would run as a formula when the export is opened in a spreadsheet.
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        text = "'" + text
-    return text
-
-
-def _ledger_csv(queryset) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(_CSV_HEADER)
-    for row in queryset.iterator(chunk_size=500):
-        yield writer.writerow(
-            [
-                _csv_cell(v)
-                for v in (
-                    row.pk,
-                    row.created_at.isoformat(),
-                    row.registered_model.name,
-                    row.version.version if row.version_id else "",
-                    row.kind,
-                    row.from_stage,
-                    row.to_stage,
-                    row.alias,
-                    row.actor_username,
-                    row.transition_request_id or "",
-                    row.comment,
-                    row.request_id,
-                    row.prev_hash,
-                    row.row_hash,
-                )
-            ]
-        )
-
-
 @require_GET
 @registry_view
 def stagetransition_export(request: HttpRequest) -> HttpResponse:
@@ -479,9 +419,7 @@ def stagetransition_export(request: HttpRequest) -> HttpResponse:
     if filterset.is_bound and not filterset.is_valid():
         errors = "; ".join(f"{field}: {' '.join(errs)}" for field, errs in filterset.errors.items())
         return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
-    response = StreamingHttpResponse(_ledger_csv(filterset.qs), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="ledger.csv"'
-    return response
+    return ledger_csv_response(filterset.qs.iterator(chunk_size=500), filename="ledger.csv")
 
 
 # -- actions (POST only) --------------------------------------------------------------------------------
