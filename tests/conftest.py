@@ -8,10 +8,13 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 
-from models_app import services
+from models_app import objectstore, services
 from models_app.artifacts import IncomingFile
 from models_app.choices import Role
 from models_app.role_permissions import ensure_role_groups
+
+# The S3 server fixtures (s3_server, s3_bucket, s3_storage, any_storage) for every test folder.
+pytest_plugins = ["tests.s3_fixtures"]
 
 
 @pytest.fixture(autouse=True)
@@ -118,6 +121,29 @@ def register(model, user, *, files=None, metadata=None, idempotency_key=None):
         idempotency_key=idempotency_key,
     )
     return version
+
+
+def stored_keys(storage) -> list[str]:
+    """Every artifact object ``storage`` holds, on either backend (sorted keys)."""
+    return sorted(obj.key for obj in objectstore.list_artifact_objects(storage))
+
+
+class BreaksHalfway(io.RawIOBase):
+    """A 3 MB upload stream that calls ``on_break`` once half of it has been read."""
+
+    def __init__(self, on_break, size=3 * 1024 * 1024):
+        self._data = io.BytesIO(b"x" * size)
+        self._on_break = on_break
+        self._half = size // 2
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if self._data.tell() >= self._half and self._on_break:
+            hook, self._on_break = self._on_break, None
+            hook()
+        return self._data.readinto(buffer)
 
 
 def promote(version, publisher, reviewer, comment="ship it"):

@@ -82,8 +82,3 @@ def post_version(client, model_name: str, files, metadata=None, **kwargs):
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def stored_objects(root) -> list:
-    """Every object the artifact storage holds under ``root``."""
-    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []

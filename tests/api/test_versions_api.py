@@ -1,4 +1,4 @@
-"""Registration over multipart, version reads and edits, filters, and query counts."""
+"""Registration over multipart (on the filesystem and on S3), version reads and edits, filters, query counts."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from models_app.api.parsers import HashingUploadHandler
+from models_app.artifacts import artifact_storage
 from models_app.exceptions import TooLarge
 from models_app.models import ArtifactFile, ModelVersion, StageTransition
-from tests.api.conftest import post_version, sha256, stored_objects
-from tests.conftest import promote, register
+from tests.api.conftest import post_version, sha256
+from tests.conftest import promote, register, stored_keys
 
 METADATA = {
     "source": {"repository": "https://git.example.com/fraud", "commit": "a" * 40, "branch": "main"},
@@ -25,11 +26,12 @@ METADATA = {
 }
 
 
-def test_it_registers_a_version_with_nested_paths_and_metadata(api, publisher, registered_model):
-    weights, config = b"\x00\x01weights" * 100, b'{"layers": 3}'
+def test_it_registers_a_version_with_nested_paths_and_metadata(any_storage, api, publisher, registered_model):
+    weights, config = bytes(range(256)) * 1200, b'{"layers": 3}'  # 300 KB: several upload chunks
     files = [("weights/model.bin", weights), ("config.json", config)]
     meta = {**METADATA, "files": {"weights/model.bin": {"sha256": sha256(weights)}}}
-    response = post_version(api(publisher), "fraud-detector", files, meta)
+    client = api(publisher)
+    response = post_version(client, "fraud-detector", files, meta)
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["version"] == 1
@@ -47,6 +49,12 @@ def test_it_registers_a_version_with_nested_paths_and_metadata(api, publisher, r
     assert body["created_by"] == publisher.username
     assert response["Location"].endswith("/api/v1/models/fraud-detector/versions/1/")
     assert ModelVersion.objects.get().files.count() == 2
+    assert stored_keys(any_storage) == sorted(ArtifactFile.objects.values_list("storage_key", flat=True))
+    # The bytes come back as they went in.
+    download = client.get("/api/v1/models/fraud-detector/versions/1/files/weights/model.bin")
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == weights
+    assert download["ETag"] == f'"{sha256(weights)}"'
 
 
 def test_it_accepts_metadata_as_a_file_part_and_a_parent(api, publisher, registered_model):
@@ -62,7 +70,7 @@ def test_it_accepts_metadata_as_a_file_part_and_a_parent(api, publisher, registe
     assert response.json()["metrics"] == {"f1": 0.5}
 
 
-def test_it_returns_the_first_version_on_an_idempotent_retry(api, publisher, registered_model, artifact_root):
+def test_it_returns_the_first_version_on_an_idempotent_retry(any_storage, api, publisher, registered_model):
     client = api(publisher)
     first = post_version(client, "fraud-detector", [("m.bin", b"one")], HTTP_IDEMPOTENCY_KEY="build-77")
     retry = post_version(client, "fraud-detector", [("m.bin", b"one")], HTTP_IDEMPOTENCY_KEY="build-77")
@@ -70,12 +78,13 @@ def test_it_returns_the_first_version_on_an_idempotent_retry(api, publisher, reg
     assert retry.json() == first.json()
     assert retry["Idempotent-Replayed"] == "true"
     assert ModelVersion.objects.count() == 1
-    assert len(stored_objects(artifact_root)) == 1  # the retry's bytes were not kept
+    # The retry's bytes were not kept.
+    assert stored_keys(any_storage) == [ArtifactFile.objects.get().storage_key]
     other = post_version(client, "fraud-detector", [("m.bin", b"one")], HTTP_IDEMPOTENCY_KEY="build-78")
     assert other.json()["version"] == 2
 
 
-def test_it_refuses_a_checksum_mismatch_and_keeps_nothing(api, publisher, registered_model, artifact_root):
+def test_it_refuses_a_checksum_mismatch_and_keeps_nothing(any_storage, api, publisher, registered_model):
     meta = {"files": {"model.bin": {"sha256": sha256(b"something else")}}}
     response = post_version(api(publisher), "fraud-detector", [("model.bin", b"actual")], meta)
     assert response.status_code == 400
@@ -85,7 +94,7 @@ def test_it_refuses_a_checksum_mismatch_and_keeps_nothing(api, publisher, regist
     assert error["attr"] == "files.model.bin.sha256"
     assert ModelVersion.objects.count() == 0
     assert ArtifactFile.objects.count() == 0
-    assert stored_objects(artifact_root) == []
+    assert stored_keys(any_storage) == []
 
 
 @pytest.mark.parametrize(
@@ -119,14 +128,14 @@ def test_it_refuses_a_checksum_mismatch_and_keeps_nothing(api, publisher, regist
         "trailing-slash",
     ],
 )
-def test_it_refuses_a_bad_path_naming_the_field(api, publisher, registered_model, artifact_root, path):
+def test_it_refuses_a_bad_path_naming_the_field(any_storage, api, publisher, registered_model, path):
     response = post_version(api(publisher), "fraud-detector", [("good.bin", b"ok"), (path, b"evil")])
     assert response.status_code == 400, response.json()
     error = response.json()["errors"][0]
     assert error["code"] == "invalid_path"
     assert error["attr"] == "file"
     assert ModelVersion.objects.count() == 0
-    assert stored_objects(artifact_root) == []
+    assert stored_keys(any_storage) == []
 
 
 def test_it_refuses_a_path_that_is_only_bad_after_a_second_decoding_as_literal(
@@ -138,21 +147,21 @@ def test_it_refuses_a_path_that_is_only_bad_after_a_second_decoding_as_literal(
     assert response.json()["files"][0]["path"] == "%2e%2e/x.bin"
 
 
-def test_it_refuses_a_duplicate_path(api, publisher, registered_model, artifact_root):
+def test_it_refuses_a_duplicate_path(api, publisher, registered_model):
     response = post_version(api(publisher), "fraud-detector", [("a/m.bin", b"1"), ("a/m.bin", b"2")])
     assert response.status_code == 400
     assert response.json()["errors"][0]["attr"] == "file"
     assert "twice" in response.json()["errors"][0]["detail"]
-    assert stored_objects(artifact_root) == []
+    assert stored_keys(artifact_storage()) == []
 
 
-def test_it_refuses_a_body_over_the_limit_with_413(api, publisher, registered_model, artifact_root, settings):
+def test_it_refuses_a_body_over_the_limit_with_413(api, publisher, registered_model, settings):
     settings.REGISTRY_MAX_UPLOAD_BYTES = 4096
     response = post_version(api(publisher), "fraud-detector", [("big.bin", b"x" * 8192)])
     assert response.status_code == 413
     assert response.json()["errors"][0]["code"] == "too_large"
     assert ModelVersion.objects.count() == 0
-    assert stored_objects(artifact_root) == []
+    assert stored_keys(artifact_storage()) == []
 
 
 def test_the_upload_handler_stops_a_stream_past_the_limit(rf):

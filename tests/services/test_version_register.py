@@ -1,11 +1,15 @@
+"""Registering versions through the core service; the artifact tests run on the filesystem and on S3."""
+
+from __future__ import annotations
+
 import hashlib
 import io
 
 import pytest
 from django.core.files.storage import FileSystemStorage
 
-from models_app import services
-from models_app.artifacts import IncomingFile, artifact_storage
+from models_app import objectstore, services
+from models_app.artifacts import IncomingFile, artifact_storage, iter_file
 from models_app.choices import LedgerKind, Stage, VersionStatus
 from models_app.exceptions import (
     ChecksumMismatch,
@@ -15,11 +19,7 @@ from models_app.exceptions import (
     StorageUnavailable,
 )
 from models_app.models import ArtifactFile, ModelVersion, StageTransition
-from tests.conftest import register
-
-
-def stored_files(root):
-    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+from tests.conftest import BreaksHalfway, register, stored_keys
 
 
 def test_it_numbers_versions_from_one_without_gaps(registered_model, publisher, publisher2):
@@ -29,8 +29,9 @@ def test_it_numbers_versions_from_one_without_gaps(registered_model, publisher, 
     assert registered_model.last_version_number == 3
 
 
-def test_it_stores_every_file_with_size_and_sha256(registered_model, publisher, artifact_root):
-    files = {"model.bin": b"\x00\x01" * 5000, "weights/extra/config.json": b'{"layers": 3}'}
+def test_it_stores_every_file_with_size_and_sha256(any_storage, registered_model, publisher):
+    # 1.28 MB: several read chunks on either backend
+    files = {"model.bin": bytes(range(256)) * 5000, "weights/extra/config.json": b'{"layers": 3}'}
     version = register(registered_model, publisher, files=files)
     assert version.status == VersionStatus.READY
     assert version.stage == Stage.NONE
@@ -39,11 +40,16 @@ def test_it_stores_every_file_with_size_and_sha256(registered_model, publisher, 
     for path, data in files.items():
         assert records[path].size == len(data)
         assert records[path].sha256 == hashlib.sha256(data).hexdigest()
-        with artifact_storage().open(records[path].storage_key) as fh:
+        key = records[path].storage_key
+        with artifact_storage().open(key) as fh:
             assert fh.read() == data
+        assert b"".join(iter_file(any_storage, key)) == data
+        assert b"".join(iter_file(any_storage, key, start=10, length=5)) == data[10:15]
+        assert objectstore.hash_object(any_storage, key) == (len(data), hashlib.sha256(data).hexdigest())
         # The storage key is the server's, never the client's label.
-        assert path not in records[path].storage_key
-    assert len(stored_files(artifact_root)) == 2
+        assert path not in key
+        assert key.startswith(f"artifacts/{registered_model.pk}/")
+    assert stored_keys(any_storage) == sorted(r.storage_key for r in records.values())
     row = StageTransition.objects.get(version=version)
     assert row.kind == LedgerKind.REGISTERED
     assert row.to_stage == Stage.NONE
@@ -97,14 +103,12 @@ def test_it_keeps_the_metadata(registered_model, publisher):
         ({"files": {"other.bin": {"sha256": "a" * 64}}}, "files"),
     ],
 )
-def test_it_refuses_bad_metadata_naming_the_field(
-    registered_model, publisher, artifact_root, metadata, field
-):
+def test_it_refuses_bad_metadata_naming_the_field(registered_model, publisher, metadata, field):
     with pytest.raises(InvalidInput) as exc:
         register(registered_model, publisher, metadata=metadata)
     assert exc.value.field == field
     assert not ModelVersion.objects.exists()
-    assert stored_files(artifact_root) == []
+    assert stored_keys(artifact_storage()) == []
 
 
 @pytest.mark.parametrize(
@@ -122,20 +126,20 @@ def test_it_refuses_bad_metadata_naming_the_field(
         "",
     ],
 )
-def test_it_refuses_unsafe_paths_and_keeps_nothing(registered_model, publisher, artifact_root, path):
+def test_it_refuses_unsafe_paths_and_keeps_nothing(any_storage, registered_model, publisher, path):
     with pytest.raises(InvalidArtifactPath) as exc:
         register(registered_model, publisher, files={path: b"x"})
     assert exc.value.field == "file"
     assert not ModelVersion.objects.exists()
-    assert stored_files(artifact_root) == []
+    assert stored_keys(any_storage) == []
 
 
-def test_it_refuses_a_duplicate_path(registered_model, publisher, artifact_root):
+def test_it_refuses_a_duplicate_path(any_storage, registered_model, publisher):
     incoming = [IncomingFile("m.bin", io.BytesIO(b"1")), IncomingFile("m.bin", io.BytesIO(b"2"))]
     with pytest.raises(InvalidInput) as exc:
         services.version_register(registered_model=registered_model, created_by=publisher, files=incoming)
     assert exc.value.field == "file"
-    assert stored_files(artifact_root) == []
+    assert stored_keys(any_storage) == []
 
 
 def test_it_refuses_a_version_without_files(registered_model, publisher):
@@ -143,14 +147,14 @@ def test_it_refuses_a_version_without_files(registered_model, publisher):
         services.version_register(registered_model=registered_model, created_by=publisher, files=[])
 
 
-def test_a_checksum_mismatch_keeps_nothing(registered_model, publisher, artifact_root):
+def test_a_checksum_mismatch_keeps_nothing(any_storage, registered_model, publisher):
     metadata = {"files": {"b.bin": {"sha256": "0" * 64}}}
     with pytest.raises(ChecksumMismatch) as exc:
         register(registered_model, publisher, files={"a.bin": b"aaa", "b.bin": b"bbb"}, metadata=metadata)
     assert exc.value.field == "files.b.bin.sha256"
     assert not ModelVersion.objects.exists()
     assert not ArtifactFile.objects.exists()
-    assert stored_files(artifact_root) == []
+    assert stored_keys(any_storage) == []
     # The number was not consumed: the next registration is v1.
     assert register(registered_model, publisher).version == 1
 
@@ -176,24 +180,56 @@ class FailingMidFileStorage(FileSystemStorage):
 
 
 def test_a_storage_failure_mid_file_leaves_no_version_and_no_bytes(
-    registered_model, publisher, settings, artifact_root
+    any_storage, registered_model, publisher, settings, artifact_root, request
 ):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": f"{__name__}.FailingMidFileStorage",
-            "OPTIONS": {"location": str(artifact_root)},
-        },
-    }
-    with pytest.raises(StorageUnavailable) as exc:
-        register(registered_model, publisher, files={"a.bin": b"a" * 100})
-    assert "a.bin" in str(exc.value)
+    if objectstore.is_s3(any_storage):
+        # The bucket goes away (connections refused) half-way through the upload.
+        s3_server = request.getfixturevalue("s3_server")
+        stream = io.BufferedReader(BreaksHalfway(s3_server.stop))
+        restore = s3_server.start
+    else:
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": {
+                "BACKEND": f"{__name__}.FailingMidFileStorage",
+                "OPTIONS": {"location": str(artifact_root)},
+            },
+        }
+        stream, restore = io.BytesIO(b"a" * 100), lambda: None
+    try:
+        with pytest.raises(StorageUnavailable) as exc:
+            services.version_register(
+                registered_model=registered_model,
+                created_by=publisher,
+                files=[IncomingFile(path="a.bin", stream=stream)],
+            )
+    finally:
+        restore()
+    assert "a.bin" in str(exc.value) and "nothing was registered" in str(exc.value)
     assert not ModelVersion.objects.exists()
-    assert stored_files(artifact_root) == []
+    assert not ArtifactFile.objects.exists()
+    assert stored_keys(artifact_storage()) == []
+
+
+def _client_went_away():
+    raise OSError("connection reset by the client")
+
+
+def test_a_stream_failing_mid_file_keeps_nothing(any_storage, registered_model, publisher):
+    files = [
+        IncomingFile(path="a.bin", stream=io.BytesIO(b"first file")),
+        IncomingFile(path="b.bin", stream=io.BufferedReader(BreaksHalfway(_client_went_away))),
+    ]
+    with pytest.raises(StorageUnavailable) as exc:
+        services.version_register(registered_model=registered_model, created_by=publisher, files=files)
+    assert "b.bin" in str(exc.value)
+    assert not ModelVersion.objects.filter(status=VersionStatus.READY).exists()
+    assert not ArtifactFile.objects.exists()
+    assert stored_keys(any_storage) == []
 
 
 def test_a_retry_with_the_same_idempotency_key_returns_the_first_version(
-    registered_model, publisher, artifact_root
+    any_storage, registered_model, publisher
 ):
     first = register(registered_model, publisher, idempotency_key="build-42")
     incoming = [IncomingFile("model.bin", io.BytesIO(b"again"))]
@@ -203,7 +239,7 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_first_version(
     assert created is False
     assert again.pk == first.pk
     assert ModelVersion.objects.count() == 1
-    assert len(stored_files(artifact_root)) == 1
+    assert stored_keys(any_storage) == [first.files.get().storage_key]
 
 
 def test_outsiders_and_reviewers_cannot_register(registered_model, outsider, reviewer):
