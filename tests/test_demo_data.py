@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 
@@ -22,11 +21,6 @@ from models_app.models import (
 )
 
 COUNTED = (User, Group, RegisteredModel, ModelVersion, ArtifactFile, TransitionRequest, Approval, ModelAlias)
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def counts() -> dict[str, int]:

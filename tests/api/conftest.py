@@ -14,12 +14,6 @@ from models_app.tokens import api_token_create
 BOUNDARY = "registry-test-boundary-7d1f"
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Persona fixtures set passwords; the production hasher would make every test slow."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def token_client(user) -> APIClient:
     """An API client sending ``Authorization: Bearer`` with a fresh token of ``user`` (anonymous if None)."""
     client = APIClient()

@@ -40,7 +40,6 @@ def browser_settings(settings):
     # The live server speaks plain http on 127.0.0.1, so cookies must not be Secure-only.
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 class Dialogs(list):

@@ -18,11 +18,6 @@ from models_app.tokens import api_token_create
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def modelreg(live_server, monkeypatch, capsys):
     """``modelreg(user, *args)`` runs the CLI in-process as ``user``; returns (exit code, stdout, stderr)."""

@@ -18,7 +18,6 @@ MiB = 1024 * 1024
 
 @pytest.fixture
 def modelreg(live_server, monkeypatch, capsys, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     monkeypatch.setenv("MODELREG_URL", live_server.url)
 
     def run(user, *args):

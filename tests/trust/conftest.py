@@ -5,12 +5,6 @@ from django.core.cache import cache
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # Persona fixtures hash passwords; the production hasher's deliberate slowness buys nothing here.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def fresh_throttle_counters():
     """Throttle counters live in the cache; each test starts with a full budget."""
     cache.clear()

@@ -5,12 +5,6 @@ from tests.conftest import make_user
 from tests.ui.scenario import build_scenario
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    """Persona passwords are hashed per test; PBKDF2's deliberate slowness costs seconds here."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def scenario(publisher, reviewer, team):
     return build_scenario(publisher=publisher, reviewer=reviewer, team=team)

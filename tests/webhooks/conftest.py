@@ -111,9 +111,3 @@ def fast_webhooks(settings):
     settings.WEBHOOK_MAX_ATTEMPTS = 5
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
     return settings
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    """Personas get passwords; the production hasher's cost is not what these tests are about."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
