@@ -106,10 +106,8 @@ def _pretty_json(value) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyMixin:
     """Rows that only services write: viewable, never added, changed or deleted here."""
-
-    show_full_result_count = False
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -119,6 +117,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """A changelist and detail page over rows written only by services."""
+
+    show_full_result_count = False
+
+
+class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
+    """An inline of rows written only by services."""
+
+    extra = 0
+    max_num = 0
+    can_delete = False
 
 
 class TagFilter(admin.SimpleListFilter):
@@ -304,28 +316,16 @@ class RegisteredModelAdmin(ServiceFormAdmin):
         _copy_saved(saved, obj)
 
 
-class ArtifactFileInline(admin.TabularInline):
+class ArtifactFileInline(ReadOnlyInline):
     """A version's files: labels, sizes and checksums. Never editable; storage keys stay internal."""
 
     model = ArtifactFile
     fields = ("path", "size", "sha256", "content_type", "created_at")
     readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
     ordering = ("path",)
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class LedgerInline(admin.TabularInline):
+class LedgerInline(ReadOnlyInline):
     """The ledger rows about one version, oldest first."""
 
     model = StageTransition
@@ -341,23 +341,11 @@ class LedgerInline(admin.TabularInline):
         "comment",
     )
     readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
     ordering = ("id",)
     show_change_link = True
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("transition_request")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ModelVersion)

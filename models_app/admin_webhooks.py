@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from models_app import roles, webhooks
-from models_app.admin import ReadOnlyAdmin, ServiceFormAdmin, _copy_saved
+from models_app.admin import ReadOnlyAdmin, ReadOnlyInline, ServiceFormAdmin, _copy_saved
 from models_app.choices import DeliveryState, EventType
 from models_app.exceptions import RegistryError
 from models_app.models import Deployment, Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -174,7 +174,7 @@ class WebhookSubscriptionAdmin(ServiceFormAdmin):
         self.message_user(request, f"Deactivated {queryset.count()} subscription(s).", messages.SUCCESS)
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyInline):
     model = WebhookAttempt
     fields = (
         "number",
@@ -187,19 +187,7 @@ class WebhookAttemptInline(admin.TabularInline):
         "worker",
     )
     readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
     ordering = ("number", "id")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_view_permission(self, request, obj=None):
         return _governs(request)
