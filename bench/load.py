@@ -67,9 +67,9 @@ def seed() -> dict:
     from django.contrib.auth.models import Group, Permission, User
 
     from models_app import services
-    from models_app.artifacts import IncomingFile
     from models_app.role_permissions import ensure_role_groups
-    from models_app.tokens import api_token_create
+    from models_app.services.tokens import api_token_create
+    from models_app.storage.artifacts import IncomingFile
 
     ensure_role_groups(Group, Permission)
     team = Group.objects.create(name="load-team")

@@ -186,7 +186,7 @@ def clean_version_metadata(data: Any) -> dict[str, Any]:
 
     The returned dict has the keys of METADATA_FIELDS; ``files`` maps path -> expected sha256.
     """
-    from models_app.artifacts import validate_artifact_path, validate_sha256
+    from models_app.storage.artifacts import validate_artifact_path, validate_sha256
 
     if data is None:
         data = {}

@@ -53,7 +53,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: the request log and the request metrics see every response, including errors.
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "models_app.middleware.RequestLogMiddleware",
+    "models_app.ops.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "registry_site.security.RejectControlCharactersMiddleware",
@@ -98,6 +98,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # The reviewer UI's tags live with the UI (models_app/ui/), not at the app's top level.
+            "libraries": {"registry": "models_app.ui.templatetags.registry"},
         },
     },
 ]
@@ -354,9 +356,9 @@ if REGISTRY_LOG_FORMAT not in ("json", "text"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "models_app.logs.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "models_app.ops.logs.RequestIdFilter"}},
     "formatters": {
-        "json": {"()": "models_app.logs.JsonFormatter"},
+        "json": {"()": "models_app.ops.logs.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s request_id=%(request_id)s"},
     },
     "handlers": {

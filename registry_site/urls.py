@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from models_app.metrics import metrics_view
+from models_app.ops.metrics import metrics_view
 
 admin.site.site_header = "Model Registry governance"
 admin.site.site_title = "Model Registry"
@@ -16,7 +16,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("models_app.api.urls")),
     path("metrics", metrics_view, name="metrics"),
-    path("", include("models_app.urls")),
+    path("", include("models_app.ui.urls")),
 ]
 
 handler404 = "models_app.api.fallback_errors.not_found"

@@ -8,10 +8,11 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 
-from models_app import objectstore, services
-from models_app.artifacts import IncomingFile
+from models_app import services
 from models_app.choices import Role
 from models_app.role_permissions import ensure_role_groups
+from models_app.storage import objectstore
+from models_app.storage.artifacts import IncomingFile
 
 # The S3 server fixtures (s3_server, s3_bucket, s3_storage, any_storage) for every test folder.
 pytest_plugins = ["tests.s3_fixtures"]

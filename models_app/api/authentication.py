@@ -3,7 +3,7 @@
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from models_app.tokens import api_token_authenticate
+from models_app.services.tokens import api_token_authenticate
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):

@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from models_app.api.serializers import HealthSerializer
-from models_app.artifacts import artifact_storage
+from models_app.storage.artifacts import artifact_storage
 
 log = logging.getLogger(__name__)
 

@@ -13,15 +13,16 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from models_app import selectors, services, webhooks
+from models_app import selectors, services
 from models_app.api.permissions import HasRegistryRole
 from models_app.api.schema import error_responses
 from models_app.api.serializers import StrictInputSerializer
 from models_app.api.views import NAME_PARAM, REF_PARAM, ModelScopedMixin, _version, validated
 from models_app.choices import DeliveryState, DeploymentStatus, EventType
-from models_app.events import event_body
 from models_app.exceptions import InvalidInput, NotFound
 from models_app.models import Deployment, Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from models_app.pipeline.events import event_body
+from models_app.services import webhooks
 
 # -- serializers ------------------------------------------------------------------------------------
 

@@ -21,14 +21,15 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from models_app import objectstore, roles, selectors, services
+from models_app import roles, selectors, services
 from models_app.api import serializers as api_serializers
 from models_app.api.schema import error_responses
 from models_app.api.views import NAME_PARAM, ModelScopedMixin, validated
-from models_app.artifacts import artifact_storage
 from models_app.choices import UploadStatus
 from models_app.exceptions import NotAllowed
 from models_app.models import UploadSession
+from models_app.storage import objectstore
+from models_app.storage.artifacts import artifact_storage
 
 UPLOAD_ID_PARAM = OpenApiParameter(
     "upload_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The upload's id."

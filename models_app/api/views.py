@@ -19,12 +19,11 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from models_app import metrics, objectstore, roles, selectors, services
+from models_app import roles, selectors, services
 from models_app.api import serializers as s
 from models_app.api.exceptions import RangeNotSatisfiable
 from models_app.api.parsers import ArtifactMultiPartParser
 from models_app.api.schema import error_responses
-from models_app.artifacts import CHUNK_SIZE, IncomingFile, artifact_storage, iter_open_file
 from models_app.exceptions import (
     InvalidInput,
     NotAllowed,
@@ -39,8 +38,11 @@ from models_app.filters import (
     TransitionRequestFilterSet,
 )
 from models_app.models import ApiToken, ModelAlias, ModelVersion, RegisteredModel, StageTransition
+from models_app.ops import metrics
 from models_app.services import UNSET
-from models_app.tokens import api_token_create, api_token_revoke
+from models_app.services.tokens import api_token_create, api_token_revoke
+from models_app.storage import objectstore
+from models_app.storage.artifacts import CHUNK_SIZE, IncomingFile, artifact_storage, iter_open_file
 
 NAME_PARAM = OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Model name.")
 REF_PARAM = OpenApiParameter(

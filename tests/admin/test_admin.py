@@ -463,7 +463,7 @@ def test_it_issues_a_token_showing_the_plaintext_once(client, governance, publis
 
 
 def test_a_duplicate_token_name_is_a_form_error(client, governance, publisher):
-    services_token = __import__("models_app.tokens", fromlist=["api_token_create"])
+    services_token = __import__("models_app.services.tokens", fromlist=["api_token_create"])
     services_token.api_token_create(user=publisher, name="ci")
     client.force_login(governance)
     response = client.post(url("apitoken_add"), {"user": publisher.pk, "name": "ci"})
@@ -473,7 +473,7 @@ def test_a_duplicate_token_name_is_a_form_error(client, governance, publisher):
 
 
 def test_it_revokes_tokens_with_the_action(client, governance, publisher):
-    from models_app.tokens import api_token_authenticate, api_token_create
+    from models_app.services.tokens import api_token_authenticate, api_token_create
 
     token, plaintext = api_token_create(user=publisher, name="laptop")
     client.force_login(governance)

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 from rest_framework.test import APIClient
 
-from models_app.tokens import api_token_create
+from models_app.services.tokens import api_token_create
 
 BOUNDARY = "registry-test-boundary-7d1f"
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from models_app.models import ApiToken
-from models_app.tokens import api_token_create
+from models_app.services.tokens import api_token_create
 from tests.conftest import register
 
 SAMPLE_KWARGS = {

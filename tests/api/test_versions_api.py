@@ -7,9 +7,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from models_app.api.parsers import HashingUploadHandler
-from models_app.artifacts import artifact_storage
 from models_app.exceptions import TooLarge
 from models_app.models import ArtifactFile, ModelVersion, StageTransition
+from models_app.storage.artifacts import artifact_storage
 from tests.api.conftest import post_version, sha256
 from tests.conftest import promote, register, stored_keys
 

@@ -13,7 +13,7 @@ import pytest
 from models_app import cli
 from models_app.choices import EventType, Stage
 from models_app.models import ArtifactFile, Event, ModelVersion
-from models_app.tokens import api_token_create
+from models_app.services.tokens import api_token_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -37,7 +37,7 @@ METRICS_TOKEN = "e2e-metrics-token-0123456789"
 MODEL = "fraud-e2e"
 START_TIMEOUT = 45
 # S3 registrations through boto3 need the S3 layer's single-pass hashing upload (issue 6).
-USE_S3 = importlib.util.find_spec("models_app.objectstore") is not None
+USE_S3 = importlib.util.find_spec("models_app.storage.objectstore") is not None
 
 
 def _server(url: str) -> dict:

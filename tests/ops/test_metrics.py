@@ -3,7 +3,8 @@
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from models_app import metrics, services
+from models_app import services
+from models_app.ops import metrics
 from tests.conftest import promote, register
 
 TOKEN = "scrape-token-0123456789abcdef"
@@ -142,8 +143,8 @@ def test_downloads_count_the_bytes_actually_sent():
 @pytest.mark.usefixtures("restricted")
 def test_webhook_deliveries_by_outcome_and_lag(client, registered_model, publisher, superuser, settings):
     """Read from the webhook tables; runs once the webhook worker is part of the build."""
-    delivery = pytest.importorskip("models_app.delivery")
-    webhooks = pytest.importorskip("models_app.webhooks")
+    delivery = pytest.importorskip("models_app.pipeline.delivery")
+    webhooks = pytest.importorskip("models_app.services.webhooks")
     import socket
 
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True

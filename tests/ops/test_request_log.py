@@ -7,10 +7,10 @@ import logging
 import pytest
 from django.test import RequestFactory
 
-from models_app.context import current_request_id
-from models_app.logs import JsonFormatter, RequestIdFilter
-from models_app.middleware import RequestLogMiddleware, clean_request_id
 from models_app.models import StageTransition
+from models_app.ops.context import current_request_id
+from models_app.ops.logs import JsonFormatter, RequestIdFilter
+from models_app.ops.middleware import RequestLogMiddleware, clean_request_id
 from tests.conftest import register
 
 

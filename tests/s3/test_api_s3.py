@@ -8,9 +8,9 @@ import os
 
 import httpx
 
-from models_app import objectstore
 from models_app.choices import UploadStatus, VersionStatus
 from models_app.models import ModelVersion, UploadSession
+from models_app.storage import objectstore
 from tests.api.conftest import post_version, sha256
 
 MiB = 1024 * 1024

@@ -10,7 +10,7 @@ import pytest
 from models_app import cli
 from models_app.choices import UploadStatus, VersionStatus
 from models_app.models import ModelVersion, UploadSession
-from models_app.tokens import api_token_create
+from models_app.services.tokens import api_token_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MiB = 1024 * 1024

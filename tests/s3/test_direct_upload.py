@@ -10,7 +10,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from models_app import objectstore, services
+from models_app import services
 from models_app.choices import EventType, LedgerKind, UploadStatus, VersionStatus
 from models_app.exceptions import (
     ChecksumMismatch,
@@ -22,6 +22,7 @@ from models_app.exceptions import (
 )
 from models_app.models import ArtifactFile, Event, StageTransition, UploadSession
 from models_app.services import DeclaredFile
+from models_app.storage import objectstore
 
 MiB = 1024 * 1024
 

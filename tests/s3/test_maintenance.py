@@ -8,11 +8,12 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 
-from models_app import objectstore, services
-from models_app.artifacts import new_storage_key
+from models_app import services
 from models_app.choices import UploadStatus
 from models_app.models import ArtifactFile
 from models_app.services import DeclaredFile
+from models_app.storage import objectstore
+from models_app.storage.artifacts import new_storage_key
 from tests.conftest import register
 
 
@@ -89,9 +90,9 @@ def test_gc_deletes_only_old_unreferenced_objects(any_storage, registered_model,
 
 
 def test_gc_removes_leftovers_of_a_failed_registration(s3_storage, s3_server, registered_model, publisher):
-    from models_app.artifacts import IncomingFile
     from models_app.exceptions import StorageUnavailable
     from models_app.models import ModelVersion
+    from models_app.storage.artifacts import IncomingFile
     from tests.conftest import BreaksHalfway
 
     files = [

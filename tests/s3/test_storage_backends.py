@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 import os
 
-from models_app import objectstore, services
-from models_app.artifacts import IncomingFile
+from models_app import services
+from models_app.storage import objectstore
+from models_app.storage.artifacts import IncomingFile
 from tests.conftest import stored_keys
 
 

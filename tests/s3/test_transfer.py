@@ -12,7 +12,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 
 from models_app.models import ArtifactFile, ModelVersion, UploadSession
-from models_app.tokens import api_token_create
+from models_app.services.tokens import api_token_create
 from models_app.transfer import TransferError, download_file, upload_version
 
 MiB = 1024 * 1024

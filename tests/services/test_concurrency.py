@@ -7,10 +7,10 @@ import pytest
 from django.db import close_old_connections, connection
 
 from models_app import services
-from models_app.artifacts import IncomingFile
 from models_app.choices import Stage
 from models_app.ledger import verify_chain
 from models_app.models import ModelVersion, StageTransition, TransitionRequest
+from models_app.storage.artifacts import IncomingFile
 from tests.conftest import register
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

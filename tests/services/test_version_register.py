@@ -8,8 +8,7 @@ import io
 import pytest
 from django.core.files.storage import FileSystemStorage
 
-from models_app import objectstore, services
-from models_app.artifacts import IncomingFile, artifact_storage, iter_file
+from models_app import services
 from models_app.choices import LedgerKind, Stage, VersionStatus
 from models_app.exceptions import (
     ChecksumMismatch,
@@ -19,6 +18,8 @@ from models_app.exceptions import (
     StorageUnavailable,
 )
 from models_app.models import ArtifactFile, ModelVersion, StageTransition
+from models_app.storage import objectstore
+from models_app.storage.artifacts import IncomingFile, artifact_storage, iter_file
 from tests.conftest import BreaksHalfway, register, stored_keys
 
 

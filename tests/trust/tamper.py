@@ -7,9 +7,9 @@ import contextlib
 import pgtrigger
 from django.db import connection
 
-from models_app.event_models import Event
 from models_app.ledger import compute_hash
 from models_app.models import StageTransition
+from models_app.models.pipeline import Event
 
 TABLE = StageTransition._meta.db_table
 

@@ -10,7 +10,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from models_app import services
-from models_app.tokens import api_token_create
+from models_app.services.tokens import api_token_create
 from tests.conftest import register
 
 # Routes anyone may reach: liveness and readiness probes, signing in and out. Everything else needs a role.

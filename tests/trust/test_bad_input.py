@@ -18,7 +18,7 @@ from models_app.models import (
     StageTransition,
     TransitionRequest,
 )
-from models_app.tokens import api_token_create
+from models_app.services.tokens import api_token_create
 from tests.api.conftest import BOUNDARY, multipart, post_version
 from tests.conftest import make_user, register
 

@@ -11,7 +11,6 @@ from django.core.files.storage import FileSystemStorage
 from django.db import DatabaseError, connection
 
 from models_app import ledger, services
-from models_app.artifacts import IncomingFile
 from models_app.choices import RequestStatus, Stage
 from models_app.exceptions import StorageUnavailable
 from models_app.ledger import verify_chain
@@ -24,6 +23,7 @@ from models_app.models import (
     StageTransition,
     TransitionRequest,
 )
+from models_app.storage.artifacts import IncomingFile
 from tests.conftest import promote, register
 
 

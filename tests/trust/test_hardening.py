@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from models_app.tokens import api_token_create
+from models_app.services.tokens import api_token_create
 
 ROOT = Path(__file__).resolve().parents[2]
 

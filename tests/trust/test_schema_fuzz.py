@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from models_app import services
-from models_app.tokens import api_token_create
+from models_app.services.tokens import api_token_create
 from tests.conftest import make_user, promote, register
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

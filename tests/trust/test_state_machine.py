@@ -21,11 +21,11 @@ from hypothesis.stateful import (
 )
 
 from models_app import services
-from models_app.artifacts import IncomingFile
 from models_app.choices import STAGE_CHANGE_KINDS, LedgerKind, RequestStatus, Stage, VersionStatus
 from models_app.exceptions import RegistryError
 from models_app.ledger import verify_chain
 from models_app.models import ModelAlias, ModelVersion, StageTransition, TransitionRequest
+from models_app.storage.artifacts import IncomingFile
 from tests.conftest import make_user
 
 ALIASES = ("champion", "challenger")

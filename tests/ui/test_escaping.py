@@ -3,7 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from models_app import presenters, services
+from models_app import services
+from models_app.ui import presenters
 from tests.conftest import register
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from models_app import presenters
+from models_app.ui import presenters
 
 
 @pytest.mark.parametrize(

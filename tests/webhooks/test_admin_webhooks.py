@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from models_app import services, webhooks
+from models_app import services
 from models_app.choices import DeliveryState, EventType
-from models_app.delivery import deliver_due
 from models_app.models import WebhookDelivery, WebhookSubscription
+from models_app.pipeline.delivery import deliver_due
+from models_app.services import webhooks
 from tests.conftest import register
 
 

@@ -6,8 +6,8 @@ import pytest
 
 from models_app import services
 from models_app.choices import DeliveryState, EventType
-from models_app.delivery import deliver_due
 from models_app.models import Event, WebhookDelivery, WebhookSubscription
+from models_app.pipeline.delivery import deliver_due
 from tests.api.conftest import token_client
 from tests.conftest import promote, register
 

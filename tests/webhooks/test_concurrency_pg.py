@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from django.db import connection, transaction
 
-from models_app import webhooks
 from models_app.choices import DeliveryState, EventType
-from models_app.delivery import deliver_due
-from models_app.events import event_emit
 from models_app.models import Event, WebhookDelivery
+from models_app.pipeline.delivery import deliver_due
+from models_app.pipeline.events import event_emit
 from models_app.selectors import event_list_after
+from models_app.services import webhooks
 from tests.conftest import register
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

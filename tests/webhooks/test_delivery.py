@@ -10,10 +10,11 @@ import pytest
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from models_app import services, webhooks
+from models_app import services
 from models_app.choices import DeliveryState, EventType
-from models_app.delivery import backoff_delay, deliver_due, delivery_claim
 from models_app.models import Event, WebhookDelivery
+from models_app.pipeline.delivery import backoff_delay, deliver_due, delivery_claim
+from models_app.services import webhooks
 from tests.conftest import register
 from tests.webhooks.conftest import Receiver, free_port
 
@@ -193,7 +194,7 @@ def test_a_delivery_whose_worker_died_is_sent_again_after_its_lease_expires(
 def test_a_late_result_from_a_worker_that_lost_its_lease_changes_nothing(
     receiver, registered_model, publisher
 ):
-    from models_app.delivery import delivery_send
+    from models_app.pipeline.delivery import delivery_send
 
     subscribe(publisher, receiver.url, registered_model=registered_model)
     register(registered_model, publisher)
@@ -222,7 +223,7 @@ def test_backoff_grows_exponentially_with_jitter(settings):
 def test_an_unexpected_error_is_logged_as_an_attempt_and_retried(
     monkeypatch, receiver, registered_model, publisher
 ):
-    from models_app import delivery as delivery_module
+    from models_app.pipeline import delivery as delivery_module
 
     subscribe(publisher, receiver.url, registered_model=registered_model)
     register(registered_model, publisher)

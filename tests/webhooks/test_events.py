@@ -8,11 +8,11 @@ import pytest
 from django.db import transaction
 
 from models_app import services
-from models_app.artifacts import IncomingFile
 from models_app.choices import EventType, LedgerKind
-from models_app.events import LEDGER_EVENT_TYPES, event_body
 from models_app.exceptions import ChecksumMismatch, SelfApprovalForbidden
 from models_app.models import Event, StageTransition
+from models_app.pipeline.events import LEDGER_EVENT_TYPES, event_body
+from models_app.storage.artifacts import IncomingFile
 from tests.conftest import promote, register
 
 

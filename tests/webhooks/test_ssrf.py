@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from models_app import services, webhooks, webhooks_net
+from models_app import services
 from models_app.choices import DeliveryState
-from models_app.delivery import deliver_due
 from models_app.models import WebhookDelivery, WebhookSubscription
-from models_app.webhooks_net import UnsafeWebhookTarget, address_problem
+from models_app.pipeline import ssrf
+from models_app.pipeline.delivery import deliver_due
+from models_app.pipeline.ssrf import UnsafeWebhookTarget, address_problem
+from models_app.services import webhooks
 from tests.conftest import register
 from tests.webhooks.conftest import Receiver
 
@@ -29,7 +31,7 @@ def strict(settings):
 def dns(monkeypatch):
     """A resolver answering from a dict for *.example.test and the real resolver otherwise."""
     answers: dict[str, list[str]] = {}
-    real = webhooks_net.resolve_host
+    real = ssrf.resolve_host
 
     def resolve(host, port):
         if host.endswith(".example.test"):
@@ -38,7 +40,7 @@ def dns(monkeypatch):
             return answers[host]
         return real(host, port)
 
-    monkeypatch.setattr(webhooks_net, "resolve_host", resolve)
+    monkeypatch.setattr(ssrf, "resolve_host", resolve)
     return answers
 
 
@@ -153,7 +155,7 @@ def test_it_never_follows_a_redirect(strict, monkeypatch, receiver, registered_m
     # Treat the loopback receiver as if it were a public host, so the strict guard lets the first request
     # through; its redirect must still go nowhere.
     monkeypatch.setattr(
-        webhooks_net, "address_problem", lambda a: None if a == "127.0.0.1" else address_problem(a)
+        ssrf, "address_problem", lambda a: None if a == "127.0.0.1" else address_problem(a)
     )
     second = Receiver().start()
     try:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from models_app import services, webhooks
+from models_app import services
 from models_app.choices import DeliveryState, EventType
-from models_app.delivery import deliver_due
 from models_app.models import WebhookDelivery, WebhookSubscription
+from models_app.pipeline.delivery import deliver_due
+from models_app.services import webhooks
 from tests.conftest import promote, register
 
 

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from models_app.exceptions import RegistryError
-from models_app.tokens import api_token_create
+from models_app.services.tokens import api_token_create
 
 
 class Command(BaseCommand):

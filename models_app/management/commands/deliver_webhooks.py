@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 
-from models_app.delivery import default_worker_id, deliver_due
+from models_app.pipeline.delivery import default_worker_id, deliver_due
 
 log = logging.getLogger("models_app.webhooks")
 

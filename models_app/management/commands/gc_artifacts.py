@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from models_app.exceptions import StorageUnavailable
-from models_app.maintenance import artifacts_gc
+from models_app.storage.maintenance import artifacts_gc
 
 
 class Command(BaseCommand):

@@ -17,10 +17,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from models_app import services
-from models_app.artifacts import IncomingFile
 from models_app.choices import RequestStatus, Role, Stage
 from models_app.models import ModelAlias, ModelVersion, RegisteredModel, StageTransition, TransitionRequest
 from models_app.role_permissions import ensure_role_groups
+from models_app.storage.artifacts import IncomingFile
 
 DEMO_PASSWORD_PREFIX = "demo-"
 FRAUD_TEAM = "fraud-team"

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from models_app.exceptions import StorageUnavailable
-from models_app.maintenance import artifacts_verify
+from models_app.storage.maintenance import artifacts_verify
 
 
 class Command(BaseCommand):

@@ -14,11 +14,12 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from models_app import roles, webhooks
-from models_app.admin import ReadOnlyAdmin, ReadOnlyInline, ServiceFormAdmin, _copy_saved
+from models_app import roles
+from models_app.admin.base import ReadOnlyAdmin, ReadOnlyInline, ServiceFormAdmin, _copy_saved
 from models_app.choices import DeliveryState, EventType
 from models_app.exceptions import RegistryError
 from models_app.models import Deployment, Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from models_app.services import webhooks
 
 
 def _governs(request) -> bool:

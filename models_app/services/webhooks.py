@@ -22,7 +22,7 @@ from models_app import roles
 from models_app.choices import DeliveryState, EventType
 from models_app.exceptions import Conflict, InvalidInput, NotAllowed
 from models_app.models import RegisteredModel, WebhookDelivery, WebhookSubscription
-from models_app.webhooks_net import resolve_target
+from models_app.pipeline.ssrf import resolve_target
 
 UNSET: Any = object()
 SECRET_PREFIX = "whsec_"

@@ -7,7 +7,7 @@ import re
 import time
 import uuid
 
-from models_app.context import reset_request_id, set_request_id
+from models_app.ops.context import reset_request_id, set_request_id
 
 log = logging.getLogger("models_app.request")
 

@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from models_app import views, views_webhooks
+from models_app.ui import views
+from models_app.ui import webhooks as views_webhooks
 
 app_name = "models_app"
 

@@ -6,7 +6,7 @@ import logging
 
 from pythonjsonlogger.json import JsonFormatter as _LibraryJsonFormatter
 
-from models_app.context import current_request_id
+from models_app.ops.context import current_request_id
 
 
 class RequestIdFilter(logging.Filter):

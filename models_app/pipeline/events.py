@@ -32,7 +32,6 @@ from django.db.models import Max, Q
 
 from models_app import ledger
 from models_app.choices import Decision, EventType, LedgerKind
-from models_app.context import current_request_id
 from models_app.models import (
     Approval,
     Event,
@@ -42,6 +41,7 @@ from models_app.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from models_app.ops.context import current_request_id
 
 log = logging.getLogger("models_app.events")
 

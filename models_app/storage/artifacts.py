@@ -123,7 +123,7 @@ def store_stream(*, storage: Storage, key: str, stream: IO[bytes]) -> tuple[int,
     if hasattr(stream, "seek"):
         with contextlib.suppress(OSError, ValueError):
             stream.seek(0)
-    from models_app import objectstore
+    from models_app.storage import objectstore
 
     if objectstore.is_s3(storage):
         return objectstore.upload_stream(storage, key, stream)
@@ -149,7 +149,7 @@ def iter_file(
     storage: Storage, key: str, *, start: int = 0, length: int | None = None, chunk_size: int = CHUNK_SIZE
 ):
     """Yield the stored bytes of ``key`` (optionally a byte range) in chunks."""
-    from models_app import objectstore
+    from models_app.storage import objectstore
 
     if objectstore.is_s3(storage):
         # S3File.read() would first copy the whole object into a local buffer; stream the GET body.

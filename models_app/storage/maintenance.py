@@ -14,10 +14,11 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from models_app import objectstore, services
-from models_app.artifacts import artifact_storage
+from models_app import services
 from models_app.choices import UploadStatus, VersionStatus
 from models_app.models import ArtifactFile, UploadFile
+from models_app.storage import objectstore
+from models_app.storage.artifacts import artifact_storage
 
 
 @dataclass(frozen=True)

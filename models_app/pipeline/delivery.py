@@ -26,10 +26,10 @@ from django.db.models import Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from models_app import webhooks_net
 from models_app.choices import DeliveryState
-from models_app.events import event_body
 from models_app.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from models_app.pipeline import ssrf
+from models_app.pipeline.events import event_body
 
 log = logging.getLogger("models_app.webhooks")
 _random = secrets.SystemRandom()
@@ -87,7 +87,7 @@ def delivery_claim(*, worker: str, now=None) -> WebhookDelivery | None:
     return delivery
 
 
-def _outcome(result: webhooks_net.SendResult | None, refused: str) -> tuple[bool, str]:
+def _outcome(result: ssrf.SendResult | None, refused: str) -> tuple[bool, str]:
     if refused:
         return False, refused
     if result.error:
@@ -135,8 +135,8 @@ def _send(delivery: WebhookDelivery, subscription: WebhookSubscription, *, worke
     }
     result, refused = None, ""
     try:
-        result = webhooks_net.post(subscription.url, body=body.encode("utf-8"), headers=headers)
-    except webhooks_net.UnsafeWebhookTarget as exc:
+        result = ssrf.post(subscription.url, body=body.encode("utf-8"), headers=headers)
+    except ssrf.UnsafeWebhookTarget as exc:
         refused = f"Refused: {exc}"
     ok, error = _outcome(result, refused)
     _record_result(delivery, subscription, result, ok=ok, error=error, started=started, worker=worker)

@@ -15,11 +15,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from models_app import selectors, webhooks
+from models_app import selectors
 from models_app.choices import DeliveryState, EventType
 from models_app.exceptions import RegistryError
 from models_app.models import RegisteredModel, WebhookDelivery, WebhookSubscription
-from models_app.views import _attempt, _form_error, _get_or_404, registry_view
+from models_app.services import webhooks
+from models_app.ui.views import _attempt, _form_error, _get_or_404, registry_view
 
 
 class WebhookSubscriptionForm(forms.Form):

@@ -8,8 +8,8 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from models_app import presenters
 from models_app.choices import LedgerKind, RequestStatus, Stage, VersionStatus
+from models_app.ui import presenters
 
 register = template.Library()
 

@@ -24,13 +24,15 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from models_app import presenters, roles, selectors, services, webhooks
+from models_app import roles, selectors, services
 from models_app.choices import RequestStatus, Stage, VersionStatus
 from models_app.exceptions import NotFound, RegistryError
 from models_app.exports import ledger_csv_response
 from models_app.filters import LedgerFilterSet, RegisteredModelFilterSet, TransitionRequestFilterSet
-from models_app.forms import CommentForm, CompareForm, RollbackForm, TransitionForm
 from models_app.lifecycle import REQUIRES_APPROVAL, REVIEWER_TARGETS, is_allowed
+from models_app.services import webhooks
+from models_app.ui import presenters
+from models_app.ui.forms import CommentForm, CompareForm, RollbackForm, TransitionForm
 
 NO_ROLE_MESSAGE = (
     "Your account has no registry role yet. Ask Governance to add you to Publishers, Reviewers or Governance."

@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from models_app import roles
 from models_app.choices import STAGE_CHANGE_KINDS, Decision, LedgerKind, RequestStatus, Stage, VersionStatus
-from models_app.event_models import Deployment, Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from models_app.exceptions import (
     FileNotFound,
     ModelNotFound,
@@ -30,6 +29,7 @@ from models_app.models import (
     TransitionRequest,
     UploadSession,
 )
+from models_app.models.pipeline import Deployment, Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from models_app.names import canonical_name
 
 

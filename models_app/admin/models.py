@@ -1,0 +1,135 @@
+"""Registered models: created and changed through the services, never deleted."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from models_app import selectors, services
+from models_app.admin.base import HasStageFilter, ModelTagFilter, ServiceFormAdmin, _copy_saved
+from models_app.models import (
+    RegisteredModel,
+)
+from models_app.ui.views import history_context
+
+
+@admin.register(RegisteredModel)
+class RegisteredModelAdmin(ServiceFormAdmin):
+    """Models: created and changed through registered_model_create / registered_model_update."""
+
+    list_display = (
+        "name",
+        "team",
+        "required_approvals",
+        "production_version",
+        "latest_version",
+        "versions_link",
+        "history_link",
+        "created_by",
+        "updated_at",
+    )
+    list_select_related = ("team", "created_by")
+    list_filter = (
+        ("team", admin.RelatedOnlyFieldListFilter),
+        HasStageFilter,
+        ModelTagFilter,
+        ("created_by", admin.RelatedOnlyFieldListFilter),
+        "created_at",
+    )
+    search_fields = ("name", "description", "tags", "created_by__username", "team__name")
+    autocomplete_fields = ("team",)
+    ordering = ("name",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = (
+        "name",
+        "description",
+        "tags",
+        "team",
+        "required_approvals",
+        "last_version_number",
+        "created_by",
+        "created_at",
+        "updated_at",
+    )
+
+    def get_queryset(self, request):
+        return selectors.model_list()
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = ["last_version_number", "created_by", "created_at", "updated_at"]
+        if obj is not None:
+            # Versions, aliases and the ledger refer to the model by name; there is no rename service.
+            readonly.insert(0, "name")
+        return readonly
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Production")
+    def production_version(self, obj):
+        number = getattr(obj, "production_version", None)
+        return f"v{number}" if number else "—"
+
+    @admin.display(description="Latest")
+    def latest_version(self, obj):
+        number = getattr(obj, "latest_version", None)
+        return f"v{number}" if number else "—"
+
+    @admin.display(description="Versions")
+    def versions_link(self, obj):
+        url = reverse("admin:models_app_modelversion_changelist")
+        return format_html('<a href="{}?registered_model__id__exact={}">versions</a>', url, obj.pk)
+
+    @admin.display(description="At a moment")
+    def history_link(self, obj):
+        url = reverse("admin:models_app_registeredmodel_history_at", args=[obj.pk])
+        return format_html('<a href="{}">history</a>', url)
+
+    def get_urls(self):
+        history = path(
+            "<path:object_id>/history-at/",
+            self.admin_site.admin_view(self.history_at_view),
+            name="models_app_registeredmodel_history_at",
+        )
+        return [history, *super().get_urls()]
+
+    def history_at_view(self, request, object_id):
+        """Point-in-time answers from the ledger alone, the same page the reviewer UI shows."""
+        model = self.get_object(request, object_id)
+        if model is None or not self.has_view_permission(request, model):
+            raise PermissionDenied
+        context, status = history_context(request, model)
+        context.update(self.admin_site.each_context(request), title=f"{model.name} at a moment")
+        return TemplateResponse(
+            request, "admin/models_app/registeredmodel/history_at.html", context, status=status
+        )
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            changed = {
+                name: data[name]
+                for name in ("description", "tags", "required_approvals", "team")
+                if name in form.changed_data
+            }
+            saved = self.run_service(
+                services.registered_model_update,
+                registered_model=RegisteredModel.objects.get(pk=obj.pk),
+                actor=request.user,
+                **changed,
+            )
+        else:
+            saved = self.run_service(
+                services.registered_model_create,
+                name=data["name"],
+                team=data["team"],
+                created_by=request.user,
+                description=data.get("description") or "",
+                tags=data.get("tags") or {},
+                required_approvals=data.get("required_approvals") or 1,
+            )
+        _copy_saved(saved, obj)

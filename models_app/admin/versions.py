@@ -1,0 +1,214 @@
+"""Versions, their files and aliases: read-only but for a version's description and tags."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from models_app import selectors, services
+from models_app.admin.base import (
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    ServiceFormAdmin,
+    VersionModelTagFilter,
+    VersionTagFilter,
+    _copy_saved,
+    _pretty_json,
+)
+from models_app.models import (
+    ArtifactFile,
+    ModelAlias,
+    ModelVersion,
+    StageTransition,
+)
+
+
+class ArtifactFileInline(ReadOnlyInline):
+    """A version's files: labels, sizes and checksums. Never editable; storage keys stay internal."""
+
+    model = ArtifactFile
+    fields = ("path", "size", "sha256", "content_type", "created_at")
+    readonly_fields = fields
+    ordering = ("path",)
+
+
+class LedgerInline(ReadOnlyInline):
+    """The ledger rows about one version, oldest first."""
+
+    model = StageTransition
+    fk_name = "version"
+    fields = (
+        "created_at",
+        "kind",
+        "from_stage",
+        "to_stage",
+        "alias",
+        "actor_username",
+        "transition_request",
+        "comment",
+    )
+    readonly_fields = fields
+    ordering = ("id",)
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("transition_request")
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(ServiceFormAdmin):
+    """Versions: registered through the API only; here their lineage, files and ledger are shown.
+
+    Only the description and tags can be edited (through services.version_update); the number, stage,
+    status, metadata and files never change here.
+    """
+
+    list_display = (
+        "__str__",
+        "registered_model",
+        "version",
+        "stage",
+        "status",
+        "team",
+        "created_by",
+        "created_at",
+    )
+    list_display_links = ("__str__",)
+    list_select_related = ("registered_model", "registered_model__team", "created_by")
+    list_filter = (
+        "stage",
+        "status",
+        ("registered_model__team", admin.RelatedOnlyFieldListFilter),
+        ("registered_model", admin.RelatedOnlyFieldListFilter),
+        VersionTagFilter,
+        VersionModelTagFilter,
+        ("created_by", admin.RelatedOnlyFieldListFilter),
+        "created_at",
+    )
+    search_fields = (
+        "registered_model__name",
+        "tags",
+        "description",
+        "source_commit",
+        "source_repository",
+        "created_by__username",
+    )
+    ordering = ("-created_at", "-id")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    raw_id_fields = ("parent",)
+    inlines = (ArtifactFileInline, LedgerInline)
+    fieldsets = (
+        (None, {"fields": ("registered_model", "version", "stage", "status", "status_reason")}),
+        ("Card", {"fields": ("description", "tags")}),
+        (
+            "Source",
+            {"fields": ("source_repository", "source_commit", "source_branch", "source_dirty", "run_url")},
+        ),
+        (
+            "Lineage",
+            {
+                "fields": (
+                    "parent",
+                    "datasets_pretty",
+                    "parameters_pretty",
+                    "metrics_pretty",
+                    "environment_pretty",
+                    "signature_pretty",
+                )
+            },
+        ),
+        ("Registration", {"fields": ("created_by", "created_at", "idempotency_key")}),
+    )
+    readonly_fields = (
+        "registered_model",
+        "version",
+        "stage",
+        "status",
+        "status_reason",
+        "source_repository",
+        "source_commit",
+        "source_branch",
+        "source_dirty",
+        "run_url",
+        "parent",
+        "datasets_pretty",
+        "parameters_pretty",
+        "metrics_pretty",
+        "environment_pretty",
+        "signature_pretty",
+        "created_by",
+        "created_at",
+        "idempotency_key",
+    )
+
+    def get_queryset(self, request):
+        return selectors.version_list()
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Team", ordering="registered_model__team__name")
+    def team(self, obj):
+        return obj.registered_model.team.name
+
+    @admin.display(description="Datasets")
+    def datasets_pretty(self, obj):
+        return _pretty_json(obj.datasets)
+
+    @admin.display(description="Parameters")
+    def parameters_pretty(self, obj):
+        return _pretty_json(obj.parameters)
+
+    @admin.display(description="Metrics")
+    def metrics_pretty(self, obj):
+        return _pretty_json(obj.metrics)
+
+    @admin.display(description="Environment")
+    def environment_pretty(self, obj):
+        return _pretty_json(obj.environment)
+
+    @admin.display(description="Signature")
+    def signature_pretty(self, obj):
+        return _pretty_json(obj.signature)
+
+    def save_model(self, request, obj, form, change):
+        changed = {
+            name: form.cleaned_data[name] for name in ("description", "tags") if name in form.changed_data
+        }
+        # A fresh row: the form instance is only a carrier of the two editable fields.
+        current = ModelVersion.objects.select_related("registered_model").get(pk=obj.pk)
+        saved = self.run_service(services.version_update, version=current, actor=request.user, **changed)
+        _copy_saved(saved, obj)
+
+    def save_formset(self, request, form, formset, change):
+        # Both inlines are read-only: whatever was posted for files or ledger rows is never saved.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+
+@admin.register(ArtifactFile)
+class ArtifactFileAdmin(ReadOnlyAdmin):
+    """Files across versions, searchable by checksum or path."""
+
+    list_display = ("path", "version", "size", "sha256", "content_type", "created_at")
+    list_select_related = ("version", "version__registered_model")
+    list_filter = ("content_type", "created_at")
+    search_fields = ("=sha256", "path", "version__registered_model__name")
+    fields = ("version", "path", "size", "sha256", "content_type", "created_at")
+    readonly_fields = fields
+    ordering = ("-id",)
+
+
+@admin.register(ModelAlias)
+class ModelAliasAdmin(ReadOnlyAdmin):
+    """Aliases move only through the API (compare-and-set) so every move is in the ledger."""
+
+    list_display = ("__str__", "registered_model", "name", "version", "updated_by", "updated_at")
+    list_select_related = ("registered_model", "version", "version__registered_model", "updated_by")
+    list_filter = (("registered_model", admin.RelatedOnlyFieldListFilter),)
+    search_fields = ("name", "registered_model__name")
+    fields = ("registered_model", "name", "version", "updated_by", "updated_at")
+    readonly_fields = fields
+    ordering = ("registered_model__name", "name")

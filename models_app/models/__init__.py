@@ -1,0 +1,43 @@
+"""The registry's tables, one module per area. Rules live in ``models_app.rules`` and the services; the
+constraints here are the database's backstop."""
+
+from models_app.models.ledger import LedgerHead, StageTransition
+from models_app.models.pipeline import Deployment, Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from models_app.models.policies import PromotionPolicy
+from models_app.models.registry import (
+    ALIAS_PATTERN,
+    NAME_PATTERN,
+    ArtifactFile,
+    ModelAlias,
+    ModelVersion,
+    RegisteredModel,
+    alias_validator,
+    name_validator,
+)
+from models_app.models.requests import Approval, TransitionRequest
+from models_app.models.tokens import ApiToken
+from models_app.models.uploads import UploadFile, UploadSession
+
+__all__ = [
+    "ALIAS_PATTERN",
+    "NAME_PATTERN",
+    "ApiToken",
+    "Approval",
+    "ArtifactFile",
+    "Deployment",
+    "Event",
+    "LedgerHead",
+    "ModelAlias",
+    "ModelVersion",
+    "PromotionPolicy",
+    "RegisteredModel",
+    "StageTransition",
+    "TransitionRequest",
+    "UploadFile",
+    "UploadSession",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
+    "alias_validator",
+    "name_validator",
+]

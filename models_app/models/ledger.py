@@ -1,0 +1,96 @@
+"""The append-only, hash-chained audit ledger and the head row that orders appends."""
+
+from __future__ import annotations
+
+import pgtrigger
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from models_app.choices import LedgerKind, Stage
+from models_app.exceptions import AppendOnlyViolation
+
+# The pipeline-integration tables (events outbox, webhooks, deployments) live in their own module.
+from models_app.models.querysets import LedgerQuerySet
+from models_app.models.registry import ModelVersion, RegisteredModel
+from models_app.models.requests import TransitionRequest
+
+
+class LedgerHead(models.Model):
+    """The tip of the ledger's hash chain; its row lock orders concurrent ledger appends."""
+
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="models_app_ledgerhead_singleton")]
+
+    def __str__(self) -> str:
+        return f"ledger head after {self.count} rows"
+
+
+class StageTransition(models.Model):
+    """The append-only audit ledger: stage changes, decisions and alias moves, hash-chained.
+
+    Rows are written only by services, in the transaction of the change they record, and are never
+    updated or deleted: not by the ORM, not in the admin, and on PostgreSQL not by raw SQL either.
+    """
+
+    registered_model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="ledger")
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="transitions"
+    )
+    kind = models.CharField(max_length=16, choices=LedgerKind)
+    from_stage = models.CharField(max_length=16, choices=Stage, blank=True)
+    to_stage = models.CharField(max_length=16, choices=Stage, blank=True)
+    alias = models.CharField(max_length=63, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Kept as text so the row reads right even if the user is renamed later.
+    actor_username = models.CharField(max_length=150)
+    transition_request = models.ForeignKey(
+        TransitionRequest, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_rows"
+    )
+    comment = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    row_hash = models.CharField(max_length=64, unique=True, editable=False)
+
+    objects = LedgerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "ledger entry"
+        verbose_name_plural = "ledger"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=LedgerKind.values), name="models_app_stagetransition_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(row_hash__length=64) & Q(prev_hash__length=64),
+                name="models_app_stagetransition_hash_length",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["registered_model", "created_at"], name="models_app_ledger_model_time"),
+            models.Index(fields=["version", "id"], name="models_app_ledger_version"),
+            models.Index(fields=["created_at"], name="models_app_ledger_time"),
+            models.Index(fields=["actor_username"], name="models_app_ledger_actor"),
+            models.Index(fields=["kind"], name="models_app_ledger_kind"),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.from_stage}->{self.to_stage} by {self.actor_username}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyViolation()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyViolation()

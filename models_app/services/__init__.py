@@ -1,0 +1,72 @@
+"""Every write the registry makes. The API, the MLflow layer, the reviewer UI, the admin and the commands
+call these; nothing else writes.
+
+Each service owns its transaction, takes the row locks it needs (the model's row before its versions,
+which serializes numbering and promotion per model), asks ``models_app.rules`` whether the change is
+allowed and raises the refusal if not, makes the change and appends the ledger row in the same
+transaction. File I/O happens outside transactions. One module per aggregate; the helpers they share
+live in ``_shared``.
+"""
+
+from models_app.services._shared import UNSET
+from models_app.services.aliases import alias_delete, alias_set
+from models_app.services.deployments import deployment_report
+from models_app.services.models import registered_model_create, registered_model_update
+from models_app.services.policies import promotion_policy_set
+from models_app.services.requests import (
+    transition_request_approve,
+    transition_request_cancel,
+    transition_request_create,
+    transition_request_reject,
+)
+from models_app.services.stages import version_rollback, version_transition
+from models_app.services.tokens import api_token_authenticate, api_token_create, api_token_revoke, hash_token
+from models_app.services.uploads import (
+    DeclaredFile,
+    upload_sessions_expire,
+    version_upload_abort,
+    version_upload_begin,
+    version_upload_complete,
+)
+from models_app.services.versions import version_register, version_update
+from models_app.services.webhooks import (
+    new_secret,
+    webhook_delivery_replay,
+    webhook_subscription_create,
+    webhook_subscription_delete,
+    webhook_subscription_rotate_secret,
+    webhook_subscription_update,
+)
+
+__all__ = [
+    "UNSET",
+    "registered_model_create",
+    "registered_model_update",
+    "promotion_policy_set",
+    "version_register",
+    "version_update",
+    "DeclaredFile",
+    "version_upload_begin",
+    "version_upload_complete",
+    "version_upload_abort",
+    "upload_sessions_expire",
+    "version_transition",
+    "version_rollback",
+    "transition_request_create",
+    "transition_request_approve",
+    "transition_request_reject",
+    "transition_request_cancel",
+    "alias_set",
+    "alias_delete",
+    "deployment_report",
+    "new_secret",
+    "webhook_subscription_create",
+    "webhook_subscription_update",
+    "webhook_subscription_rotate_secret",
+    "webhook_subscription_delete",
+    "webhook_delivery_replay",
+    "hash_token",
+    "api_token_create",
+    "api_token_revoke",
+    "api_token_authenticate",
+]

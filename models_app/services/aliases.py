@@ -1,0 +1,142 @@
+"""Aliases (``@champion``): compare-and-set moves and removal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from models_app import roles
+from models_app.choices import (
+    LedgerKind,
+    Stage,
+)
+from models_app.exceptions import (
+    InvalidInput,
+    StaleState,
+    VersionNotFound,
+    VersionNotReady,
+)
+from models_app.models import (
+    ModelAlias,
+    ModelVersion,
+    RegisteredModel,
+    alias_validator,
+)
+from models_app.services._shared import UNSET, _lock_model, _record, _require
+
+
+def _clean_alias(alias: object) -> str:
+    if not isinstance(alias, str):
+        raise InvalidInput("Must be a string.", field="alias")
+    try:
+        alias_validator(alias)
+    except ValidationError as exc:
+        raise InvalidInput(exc.messages[0], field="alias") from None
+    if alias in Stage.values or alias == "latest":
+        raise InvalidInput(f"'{alias}' is reserved for a stage or 'latest'.", field="alias")
+    return alias
+
+
+def _check_expected(alias_row: ModelAlias | None, alias: str, expected_version) -> None:
+    if expected_version is UNSET:
+        return
+    current = alias_row.version.version if alias_row else None
+    if current != expected_version:
+        raise StaleState(
+            f"Alias '@{alias}' points at {f'v{current}' if current else 'nothing'}, "
+            f"not {f'v{expected_version}' if expected_version else 'nothing'}; re-read it and retry.",
+            field="expected_version",
+        )
+
+
+def alias_set(
+    *,
+    registered_model: RegisteredModel,
+    alias: str,
+    version_number: int,
+    actor,
+    expected_version: Any = UNSET,
+) -> ModelAlias:
+    """Point ``@alias`` at a ready version. With ``expected_version`` (a number, or None for 'unset')
+    this is a compare-and-set that fails with StaleState when someone moved the alias meanwhile."""
+    alias = _clean_alias(alias)
+    with transaction.atomic():
+        model = _lock_model(registered_model.pk)
+        _require(
+            roles.can_publish(actor, model) or roles.can_rollback(actor),
+            f"Only Publishers of team '{model.team.name}' or Reviewers can move aliases of '{model.name}'.",
+        )
+        version = ModelVersion.objects.filter(registered_model=model, version=version_number).first()
+        if version is None:
+            raise VersionNotFound(
+                f"Version {version_number} of '{model.name}' does not exist.", field="version"
+            )
+        if not version.is_ready:
+            raise VersionNotReady(
+                f"v{version.version} is {version.status}; aliases point at ready versions only."
+            )
+        row = (
+            ModelAlias.objects.select_for_update()
+            .select_related("version")
+            .filter(registered_model=model, name=alias)
+            .first()
+        )
+        _check_expected(row, alias, expected_version)
+        previous = row.version.version if row else None
+        now = timezone.now()
+        if row is None:
+            row = ModelAlias.objects.create(
+                registered_model=model, name=alias, version=version, updated_by=actor, updated_at=now
+            )
+        elif previous != version.version:
+            row.version, row.updated_by, row.updated_at = version, actor, now
+            row.save(update_fields=["version", "updated_by", "updated_at"])
+        else:
+            return row
+        _record(
+            registered_model=model,
+            version=version,
+            kind=LedgerKind.ALIAS_SET,
+            alias=alias,
+            actor=actor,
+            details={"from_version": previous, "to_version": version.version},
+            now=now,
+        )
+    return row
+
+
+def alias_delete(
+    *, registered_model: RegisteredModel, alias: str, actor, expected_version: Any = UNSET
+) -> None:
+    """Remove ``@alias`` (compare-and-set with ``expected_version`` like ``alias_set``)."""
+    alias = _clean_alias(alias)
+    with transaction.atomic():
+        model = _lock_model(registered_model.pk)
+        _require(
+            roles.can_publish(actor, model) or roles.can_rollback(actor),
+            f"Only Publishers of team '{model.team.name}' or Reviewers can move aliases of '{model.name}'.",
+        )
+        row = (
+            ModelAlias.objects.select_for_update()
+            .select_related("version")
+            .filter(registered_model=model, name=alias)
+            .first()
+        )
+        if row is None:
+            from models_app.exceptions import NotFound
+
+            raise NotFound(f"Alias '@{alias}' does not exist on '{model.name}'.", field="alias")
+        _check_expected(row, alias, expected_version)
+        version = row.version
+        row.delete()
+        _record(
+            registered_model=model,
+            version=version,
+            kind=LedgerKind.ALIAS_REMOVED,
+            alias=alias,
+            actor=actor,
+            details={"from_version": version.version, "to_version": None},
+        )
