@@ -154,9 +154,7 @@ def test_it_never_follows_a_redirect(strict, monkeypatch, receiver, registered_m
     strict.WEBHOOK_BACKOFF_BASE_SECONDS = strict.WEBHOOK_BACKOFF_MAX_SECONDS = 60  # one attempt each here
     # Treat the loopback receiver as if it were a public host, so the strict guard lets the first request
     # through; its redirect must still go nowhere.
-    monkeypatch.setattr(
-        ssrf, "address_problem", lambda a: None if a == "127.0.0.1" else address_problem(a)
-    )
+    monkeypatch.setattr(ssrf, "address_problem", lambda a: None if a == "127.0.0.1" else address_problem(a))
     second = Receiver().start()
     try:
         receiver.answers.extend([302, 307])
