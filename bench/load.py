@@ -291,7 +291,7 @@ def percentile(values: list[float], p: float) -> float:
 def check_invariants(acknowledged: list[tuple[str, int, str]]) -> list[str]:
     from models_app.choices import STAGE_CHANGE_KINDS, Stage
     from models_app.ledger import verify_chain
-    from models_app.models import ModelVersion, RegisteredModel, StageTransition
+    from models_app.models import LedgerEntry, ModelVersion, RegisteredModel
 
     problems = []
     for model in RegisteredModel.objects.all():
@@ -302,9 +302,7 @@ def check_invariants(acknowledged: list[tuple[str, int, str]]) -> list[str]:
         if sum(v.stage == Stage.PRODUCTION for v in versions) > 1:
             problems.append(f"{model.name}: more than one Production version")
         for v in versions:
-            last = (
-                StageTransition.objects.filter(version=v, kind__in=STAGE_CHANGE_KINDS).order_by("-id").first()
-            )
+            last = LedgerEntry.objects.filter(version=v, kind__in=STAGE_CHANGE_KINDS).order_by("-id").first()
             if v.stage != (last.to_stage if last else Stage.NONE):
                 problems.append(f"{model.name} v{v.version}: stage {v.stage} disagrees with the ledger")
     report = verify_chain()

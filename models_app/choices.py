@@ -57,6 +57,9 @@ class LedgerKind(models.TextChoices):
     MODEL_CHANGED = "model_changed", "Model settings changed"
     DEPLOYMENT = "deployment", "Deployment reported"
     POLICY_CHANGED = "policy_changed", "Promotion policy changed"
+    MODEL_CREATED = "model_created", "Model created"
+    MODEL_EDITED = "model_edited", "Model card edited"
+    VERSION_EDITED = "version_edited", "Version card edited"
 
 
 STAGE_CHANGE_KINDS = frozenset(
@@ -79,6 +82,7 @@ class EventType(models.TextChoices):
     MODEL_UPDATED = "model.updated", "Model settings changed"
     VERSION_REGISTERED = "version.registered", "Version registered"
     VERSION_FAILED = "version.failed", "Version failed"
+    VERSION_UPDATED = "version.updated", "Version card edited"
     TRANSITION_REQUESTED = "transition.requested", "Transition requested"
     TRANSITION_APPROVED = "transition.approved", "Transition approved by a reviewer"
     TRANSITION_REJECTED = "transition.rejected", "Transition rejected"

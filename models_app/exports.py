@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 
 from django.http import StreamingHttpResponse
 
-from models_app.models import StageTransition
+from models_app.models import LedgerEntry
 
 LEDGER_CSV_HEADER = (
     "id",
@@ -43,7 +43,7 @@ def _cell(text: str) -> str:
     return text
 
 
-def ledger_csv_lines(rows: Iterable[StageTransition]) -> Iterator[str]:
+def ledger_csv_lines(rows: Iterable[LedgerEntry]) -> Iterator[str]:
     """The ledger as CSV lines, one row at a time."""
     writer = csv.writer(_Echo())
     yield writer.writerow(LEDGER_CSV_HEADER)
@@ -69,7 +69,7 @@ def ledger_csv_lines(rows: Iterable[StageTransition]) -> Iterator[str]:
         )
 
 
-def ledger_csv_response(rows: Iterable[StageTransition], *, filename: str) -> StreamingHttpResponse:
+def ledger_csv_response(rows: Iterable[LedgerEntry], *, filename: str) -> StreamingHttpResponse:
     """A streaming CSV download of ``rows`` in the order given."""
     response = StreamingHttpResponse(ledger_csv_lines(rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -14,7 +14,7 @@ from django.db.models.functions import Cast
 from django.db.models.lookups import Exact
 
 from models_app.choices import LedgerKind, RequestStatus, Stage, VersionStatus
-from models_app.models import ModelVersion, RegisteredModel, StageTransition, TransitionRequest
+from models_app.models import LedgerEntry, ModelVersion, RegisteredModel, TransitionRequest
 
 _METRIC_RE = re.compile(
     r"^(?P<name>[A-Za-z0-9_.\-/]{1,200})(?P<op>>=|<=|>|<|=)(?P<value>-?\d+(\.\d+)?([eE][-+]?\d+)?)\Z"
@@ -187,7 +187,7 @@ class LedgerFilterSet(django_filters.FilterSet):
     until = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
-        model = StageTransition
+        model = LedgerEntry
         fields = ["model", "version", "actor", "kind", "since", "until"]
 
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
 
-from models_app.models import LedgerHead, StageTransition
+from models_app.models import LedgerEntry, LedgerHead
 
 GENESIS_HASH = "0" * 64
 
 
-def row_payload(row: StageTransition) -> dict:
+def row_payload(row: LedgerEntry) -> dict:
     """The content of a ledger row that its hash covers (everything but its own id and hash)."""
     return {
         "registered_model": row.registered_model_id,
@@ -34,7 +34,7 @@ def row_payload(row: StageTransition) -> dict:
     }
 
 
-def compute_hash(row: StageTransition) -> str:
+def compute_hash(row: LedgerEntry) -> str:
     canonical = json.dumps(row_payload(row), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -50,7 +50,7 @@ def _lock_head() -> LedgerHead:
     return head
 
 
-def append(row: StageTransition) -> StageTransition:
+def append(row: LedgerEntry) -> LedgerEntry:
     """Chain ``row`` onto the ledger and insert it. Must run inside the caller's transaction."""
     head = _lock_head()
     row.prev_hash = head.last_hash
@@ -88,7 +88,7 @@ class ChainReport:
 def _rows_in_order(batch_size: int):
     last_id = 0
     while True:
-        rows = list(StageTransition.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
+        rows = list(LedgerEntry.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
         if not rows:
             return
         yield from rows

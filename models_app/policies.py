@@ -1,4 +1,5 @@
-"""Promotion policies: validating them and evaluating them. The services call these; nothing else decides.
+"""Promotion policies: their shape, validation, loading and the evidence they leave; the refusals they
+cause (failed gates, freeze windows) are `rules.gates_pass` and `rules.not_frozen`.
 
 A model's policy (``PromotionPolicy``) adds to the core rules for entering Production:
 metric gates on the version's recorded metrics, minimum approvals from members of named groups, and
@@ -15,8 +16,8 @@ from datetime import datetime
 from django.contrib.auth.models import Group
 
 from models_app.choices import Decision
-from models_app.exceptions import FreezeWindowActive, InvalidInput, PolicyGateFailed
-from models_app.models import Approval, ModelVersion, PromotionPolicy, RegisteredModel, TransitionRequest
+from models_app.exceptions import InvalidInput
+from models_app.models import Approval, PromotionPolicy, RegisteredModel, TransitionRequest
 
 OPERATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
 MAX_GATES = 50
@@ -218,37 +219,6 @@ def gate_evidence(policy: Policy, metrics: dict) -> dict:
         actual = metrics.get(gate.metric) if isinstance(metrics, dict) else None
         evidence.append({"gate": str(gate), "value": actual, "passed": gate.check(metrics) is None})
     return {"gates": evidence} if evidence else {}
-
-
-def check_gates(*, registered_model: RegisteredModel, version: ModelVersion) -> dict:
-    """Raise PolicyGateFailed naming every failing metric; return the evidence when all pass."""
-    policy = policy_for(registered_model)
-    failures = [msg for gate in policy.metric_gates if (msg := gate.check(version.metrics)) is not None]
-    if failures:
-        raise PolicyGateFailed(
-            f"v{version.version} of '{registered_model.name}' fails the Production gates: "
-            + "; ".join(failures)
-            + ".",
-            field="metrics",
-        )
-    return gate_evidence(policy, version.metrics)
-
-
-def active_freeze(registered_model: RegisteredModel, *, now: datetime) -> FreezeWindow | None:
-    return next((w for w in policy_for(registered_model).freeze_windows if w.contains(now)), None)
-
-
-def check_freeze(*, registered_model: RegisteredModel, now: datetime) -> None:
-    """Raise FreezeWindowActive while a freeze window covers ``now`` (callers skip this for rollbacks)."""
-    window = active_freeze(registered_model, now=now)
-    if window is not None:
-        raise FreezeWindowActive(
-            f"Production changes to '{registered_model.name}' are frozen from {window.start.isoformat()} "
-            f"until {window.end.isoformat()}"
-            + (f" ({window.reason})" if window.reason else "")
-            + "; only rollbacks are allowed.",
-            field="to",
-        )
 
 
 def missing_group_approvals(

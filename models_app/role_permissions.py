@@ -1,4 +1,5 @@
-"""The permissions each role group carries. Pure data, shared by the roles migration and tests."""
+"""The permissions each role group carries. Pure data, used by the demo data, the tests and the benchmarks
+(migrations keep their own frozen copy)."""
 
 _VIEW = [
     ("models_app", f"view_{m}")
@@ -9,7 +10,7 @@ _VIEW = [
         "transitionrequest",
         "approval",
         "modelalias",
-        "stagetransition",
+        "ledgerentry",
     )
 ]
 

@@ -13,10 +13,10 @@ from models_app.models import (
     ApiToken,
     Approval,
     ArtifactFile,
+    LedgerEntry,
     ModelAlias,
     ModelVersion,
     RegisteredModel,
-    StageTransition,
     TransitionRequest,
 )
 
@@ -25,7 +25,7 @@ COUNTED = (User, Group, RegisteredModel, ModelVersion, ArtifactFile, TransitionR
 
 def counts() -> dict[str, int]:
     numbers = {model.__name__: model.objects.count() for model in COUNTED}
-    numbers["StageTransition"] = StageTransition.objects.count()
+    numbers["LedgerEntry"] = LedgerEntry.objects.count()
     numbers["ApiToken"] = ApiToken.objects.count()
     return numbers
 
@@ -73,7 +73,7 @@ def test_the_demo_has_production_a_pending_request_and_a_sound_ledger(db):
 
     report = verify_chain()
     assert report.ok, report.problem
-    assert report.checked == StageTransition.objects.count()
+    assert report.checked == LedgerEntry.objects.count()
 
 
 def test_the_demo_users_hold_their_roles(db):

@@ -17,10 +17,10 @@ from models_app.admin.base import ReadOnlyAdmin
 from models_app.exports import ledger_csv_response
 from models_app.ledger import verify_chain
 from models_app.models import (
-    StageTransition,
+    LedgerEntry,
 )
 
-VERIFY_URL_NAME = "models_app_stagetransition_verify"
+VERIFY_URL_NAME = "models_app_ledgerentry_verify"
 
 
 class LedgerVerificationMixin:
@@ -63,17 +63,17 @@ class LedgerVerificationMixin:
             "report": report,
             "bad_row_url": bad_row_url,
         }
-        return TemplateResponse(request, "admin/models_app/stagetransition/verify.html", context)
+        return TemplateResponse(request, "admin/models_app/ledgerentry/verify.html", context)
 
 
-def _ledger_csv_response(queryset: QuerySet[StageTransition]) -> StreamingHttpResponse:
+def _ledger_csv_response(queryset: QuerySet[LedgerEntry]) -> StreamingHttpResponse:
     rows = queryset.select_related("registered_model", "version").order_by("id").iterator(chunk_size=2000)
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     return ledger_csv_response(rows, filename=f"ledger-{stamp}.csv")
 
 
-@admin.register(StageTransition)
-class StageTransitionAdmin(LedgerVerificationMixin, ReadOnlyAdmin):
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(LedgerVerificationMixin, ReadOnlyAdmin):
     """The append-only ledger: filter, search, inspect and export; nothing here can change it."""
 
     list_display = (
@@ -100,7 +100,7 @@ class StageTransitionAdmin(LedgerVerificationMixin, ReadOnlyAdmin):
     ordering = ("-id",)
     date_hierarchy = "created_at"
     actions = ("export_selected_csv",)
-    change_list_template = "admin/models_app/stagetransition/change_list.html"
+    change_list_template = "admin/models_app/ledgerentry/change_list.html"
     fields = (
         "created_at",
         "registered_model",
@@ -127,7 +127,7 @@ class StageTransitionAdmin(LedgerVerificationMixin, ReadOnlyAdmin):
         export = path(
             "export.csv",
             self.admin_site.admin_view(self.export_csv_view),
-            name="models_app_stagetransition_export",
+            name="models_app_ledgerentry_export",
         )
         # Before the defaults: their "<path:object_id>/" pattern would swallow it.
         return [export, *super().get_urls()]

@@ -13,7 +13,6 @@ from models_app.admin.base import HasStageFilter, ModelTagFilter, ServiceFormAdm
 from models_app.models import (
     RegisteredModel,
 )
-from models_app.ui.views import history_context
 
 
 @admin.register(RegisteredModel)
@@ -102,8 +101,16 @@ class RegisteredModelAdmin(ServiceFormAdmin):
         model = self.get_object(request, object_id)
         if model is None or not self.has_view_permission(request, model):
             raise PermissionDenied
-        context, status = history_context(request, model)
-        context.update(self.admin_site.each_context(request), title=f"{model.name} at a moment")
+        query = selectors.model_history_for(registered_model=model, at_text=request.GET.get("at"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{model.name} at a moment",
+            "model": model,
+            "at_text": query.at_text,
+            "error": query.error,
+            "snapshot": query.snapshot,
+        }
+        status = 400 if query.error else 200
         return TemplateResponse(
             request, "admin/models_app/registeredmodel/history_at.html", context, status=status
         )

@@ -6,7 +6,8 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from models_app import policies, roles, services
+from models_app import policies, rules, services
+from models_app.admin.base import ServiceFormAdmin, _copy_saved
 from models_app.exceptions import RegistryError
 from models_app.models import PromotionPolicy
 
@@ -60,7 +61,8 @@ class PromotionPolicyForm(forms.ModelForm):
         return self._clean_with("freeze_windows", policies.clean_freeze_windows)
 
 
-class PromotionPolicyAdmin(admin.ModelAdmin):
+@admin.register(PromotionPolicy)
+class PromotionPolicyAdmin(ServiceFormAdmin):
     """Promotion policies per model. Saving calls the service, which writes a ``policy_changed`` ledger row."""
 
     form = PromotionPolicyForm
@@ -78,22 +80,21 @@ class PromotionPolicyAdmin(admin.ModelAdmin):
         return "; ".join(policies.policy_from_record(obj.registered_model, obj).describe())
 
     def has_add_permission(self, request):
-        return roles.can_govern_model(request.user)
+        return rules.may_govern(request.user) is None
 
     def has_change_permission(self, request, obj=None):
-        return roles.can_govern_model(request.user)
+        return rules.may_govern(request.user) is None
 
     def has_delete_permission(self, request, obj=None):
         # A deleted policy would be an unrecorded change; empty its rules instead.
         return False
 
     def has_view_permission(self, request, obj=None):
-        return roles.can_govern_model(request.user) or request.user.has_perm(
-            "models_app.view_stagetransition"
-        )
+        return rules.may_govern(request.user) is None or request.user.has_perm("models_app.view_ledgerentry")
 
     def save_model(self, request, obj, form, change):
-        saved = services.promotion_policy_set(
+        saved = self.run_service(
+            services.promotion_policy_set,
             registered_model=form.cleaned_data.get("registered_model") or obj.registered_model,
             actor=request.user,
             metric_gates=form.cleaned_data["metric_gates"],
@@ -102,13 +103,7 @@ class PromotionPolicyAdmin(admin.ModelAdmin):
             required_approvals=form.cleaned_data["required_approvals"],
             comment=form.cleaned_data.get("comment", ""),
         )
-        # The admin goes on to use ``obj`` (messages, redirects): make it the row the service wrote.
-        obj.pk = saved.pk
-        obj._state.adding = False
-        obj._state.db = saved._state.db
+        _copy_saved(saved, obj)
 
     def save_related(self, request, form, formsets, change):
         """No related objects: the service wrote everything."""
-
-
-admin.site.register(PromotionPolicy, PromotionPolicyAdmin)

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from models_app import selectors, services
+from models_app import rules, selectors, services
 from models_app.admin.base import ReadOnlyAdmin
 from models_app.choices import RequestStatus
 from models_app.exceptions import RegistryError
@@ -14,7 +14,6 @@ from models_app.models import (
     Approval,
     TransitionRequest,
 )
-from models_app.roles import DECIDE_PERM
 
 
 class DecisionForm(forms.Form):
@@ -67,7 +66,7 @@ class TransitionRequestAdmin(ReadOnlyAdmin):
         return selectors.transition_request_list()
 
     def has_decide_permission(self, request):
-        return request.user.has_perm(DECIDE_PERM)
+        return rules.may_decide(request.user) is None
 
     @admin.display(description="Approvals")
     def approval_count(self, obj):

@@ -16,9 +16,9 @@ from models_app.admin.base import (
 )
 from models_app.models import (
     ArtifactFile,
+    LedgerEntry,
     ModelAlias,
     ModelVersion,
-    StageTransition,
 )
 
 
@@ -34,7 +34,7 @@ class ArtifactFileInline(ReadOnlyInline):
 class LedgerInline(ReadOnlyInline):
     """The ledger rows about one version, oldest first."""
 
-    model = StageTransition
+    model = LedgerEntry
     fk_name = "version"
     fields = (
         "created_at",

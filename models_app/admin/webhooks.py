@@ -14,7 +14,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from models_app import roles
+from models_app import rules
 from models_app.admin.base import ReadOnlyAdmin, ReadOnlyInline, ServiceFormAdmin, _copy_saved
 from models_app.choices import DeliveryState, EventType
 from models_app.exceptions import RegistryError
@@ -23,7 +23,7 @@ from models_app.services import webhooks
 
 
 def _governs(request) -> bool:
-    return request.user.is_active and (request.user.is_superuser or roles.can_govern_model(request.user))
+    return rules.may_manage_webhooks(request.user) is None
 
 
 def _pretty(value) -> str:

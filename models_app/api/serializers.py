@@ -19,10 +19,10 @@ from models_app.models import (
     ApiToken,
     Approval,
     ArtifactFile,
+    LedgerEntry,
     ModelAlias,
     ModelVersion,
     RegisteredModel,
-    StageTransition,
     TransitionRequest,
 )
 
@@ -400,7 +400,7 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
     to_stage = serializers.ChoiceField(choices=Stage.choices, allow_blank=True, read_only=True)
 
     class Meta:
-        model = StageTransition
+        model = LedgerEntry
         fields = [
             "id",
             "created_at",

@@ -21,12 +21,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from models_app import roles, selectors, services
+from models_app import rules, selectors, services
 from models_app.api import serializers as api_serializers
 from models_app.api.schema import error_responses
 from models_app.api.views import NAME_PARAM, ModelScopedMixin, validated
 from models_app.choices import UploadStatus
-from models_app.exceptions import NotAllowed
 from models_app.models import UploadSession
 from models_app.storage import objectstore
 from models_app.storage.artifacts import artifact_storage
@@ -208,11 +207,7 @@ class UploadDetailView(ModelScopedMixin, APIView):
     def get(self, request, name, upload_id):
         session = self._session(upload_id)
         # The part URLs are write capabilities on the bucket: only those who may upload see them.
-        if not (
-            session.created_by_id == request.user.pk
-            or roles.can_publish(request.user, session.version.registered_model)
-        ):
-            raise NotAllowed("Only the model's team publishers can see its uploads.")
+        rules.refuse(rules.may_manage_uploads(request.user, session=session))
         return Response(session_payload(request, session))
 
     @extend_schema(

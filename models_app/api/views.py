@@ -19,14 +19,13 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from models_app import roles, selectors, services
+from models_app import rules, selectors, services
 from models_app.api import serializers as s
 from models_app.api.exceptions import RangeNotSatisfiable
 from models_app.api.parsers import ArtifactMultiPartParser
 from models_app.api.schema import error_responses
 from models_app.exceptions import (
     InvalidInput,
-    NotAllowed,
     NotFound,
     RegistryError,
     StorageUnavailable,
@@ -37,7 +36,7 @@ from models_app.filters import (
     RegisteredModelFilterSet,
     TransitionRequestFilterSet,
 )
-from models_app.models import ApiToken, ModelAlias, ModelVersion, RegisteredModel, StageTransition
+from models_app.models import ApiToken, LedgerEntry, ModelAlias, ModelVersion, RegisteredModel
 from models_app.ops import metrics
 from models_app.services import UNSET
 from models_app.services.tokens import api_token_create, api_token_revoke
@@ -210,10 +209,7 @@ class ModelVersionListView(ModelScopedMixin, generics.ListAPIView):
         model = self.get_registered_model()
         # Refuse before receiving the body: an outsider's upload is not worth streaming to disk.
         # The service checks the same rule again.
-        if not roles.can_publish(request.user, model):
-            raise NotAllowed(
-                f"Only Publishers of team '{model.team.name}' can register versions of '{model.name}'."
-            )
+        rules.refuse(rules.may_publish(request.user, registered_model=model))
         parts = request.FILES
         unknown = sorted(set(parts) - {"file", "metadata"}) + sorted(set(request.POST) - {"metadata"})
         if unknown:
@@ -677,7 +673,7 @@ class AuditListView(generics.ListAPIView):
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
-            return StageTransition.objects.none()
+            return LedgerEntry.objects.none()
         return selectors.ledger_list()
 
 

@@ -1,7 +1,7 @@
 """The registry's tables, one module per area. Rules live in ``models_app.rules`` and the services; the
 constraints here are the database's backstop."""
 
-from models_app.models.ledger import LedgerHead, StageTransition
+from models_app.models.ledger import LedgerEntry, LedgerHead
 from models_app.models.pipeline import Deployment, Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from models_app.models.policies import PromotionPolicy
 from models_app.models.registry import (
@@ -26,12 +26,12 @@ __all__ = [
     "ArtifactFile",
     "Deployment",
     "Event",
+    "LedgerEntry",
     "LedgerHead",
     "ModelAlias",
     "ModelVersion",
     "PromotionPolicy",
     "RegisteredModel",
-    "StageTransition",
     "TransitionRequest",
     "UploadFile",
     "UploadSession",

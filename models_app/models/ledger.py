@@ -30,7 +30,7 @@ class LedgerHead(models.Model):
         return f"ledger head after {self.count} rows"
 
 
-class StageTransition(models.Model):
+class LedgerEntry(models.Model):
     """The append-only audit ledger: stage changes, decisions and alias moves, hash-chained.
 
     Rows are written only by services, in the transaction of the change they record, and are never
@@ -62,15 +62,17 @@ class StageTransition(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # The table keeps the name it had when the ledger recorded stage changes only.
+        db_table = "models_app_stagetransition"
         verbose_name = "ledger entry"
         verbose_name_plural = "ledger"
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=LedgerKind.values), name="models_app_stagetransition_kind_valid"
+                condition=Q(kind__in=LedgerKind.values), name="models_app_ledgerentry_kind_valid"
             ),
             models.CheckConstraint(
                 condition=Q(row_hash__length=64) & Q(prev_hash__length=64),
-                name="models_app_stagetransition_hash_length",
+                name="models_app_ledgerentry_hash_length",
             ),
         ]
         indexes = [

@@ -44,7 +44,7 @@ class Event(models.Model):
         "models_app.ModelVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="events"
     )
     ledger_entry = models.ForeignKey(
-        "models_app.StageTransition",
+        "models_app.LedgerEntry",
         on_delete=models.PROTECT,
         null=True,
         blank=True,

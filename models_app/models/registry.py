@@ -160,10 +160,6 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.registered_model.name} v{self.version}"
 
-    @property
-    def is_ready(self) -> bool:
-        return self.status == VersionStatus.READY
-
 
 class ArtifactFile(models.Model):
     """One stored file of a version. ``path`` is the client's label; ``storage_key`` is the server's name."""

@@ -1,7 +1,7 @@
 """The events outbox: every lifecycle change becomes an Event in the transaction of the change.
 
-Services call ``event_from_ledger`` for each ledger row they append (through ``services._record``) and
-``event_emit`` for changes that have no ledger row (a model created, a version failed). Each event is
+Services call ``event_from_ledger`` for each ledger row they append (through the services' shared ``record``)
+and ``event_emit`` for changes that have no ledger row (a version that failed). Each event is
 fanned out to the matching active webhook subscriptions as pending deliveries in the same transaction;
 the delivery worker sends them after commit.
 
@@ -9,9 +9,10 @@ Event types (``EventType``; the webhook body's ``type``):
 
 ==========================  =============================================================================
 ``model.created``           a model was created
-``model.updated``           a model's governance settings changed (team, approvals, promotion policy)
+``model.updated``           a model's card or governance settings changed (team, approvals, policy)
 ``version.registered``      a version was registered and is ready (``data.files`` lists its files)
 ``version.failed``          a registration failed after its upload began (storage error, checksum mismatch)
+``version.updated``         a version's description or tags were edited
 ``transition.requested``    a promotion was requested
 ``transition.approved``     a reviewer approved a request (``data.complete`` tells whether it was applied)
 ``transition.rejected``     a reviewer rejected a request
@@ -35,9 +36,9 @@ from models_app.choices import Decision, EventType, LedgerKind
 from models_app.models import (
     Approval,
     Event,
+    LedgerEntry,
     ModelVersion,
     RegisteredModel,
-    StageTransition,
     WebhookDelivery,
     WebhookSubscription,
 )
@@ -60,6 +61,9 @@ LEDGER_EVENT_TYPES: dict[str, EventType] = {
     LedgerKind.MODEL_CHANGED: EventType.MODEL_UPDATED,
     LedgerKind.POLICY_CHANGED: EventType.MODEL_UPDATED,
     LedgerKind.DEPLOYMENT: EventType.DEPLOYMENT_REPORTED,
+    LedgerKind.MODEL_CREATED: EventType.MODEL_CREATED,
+    LedgerKind.MODEL_EDITED: EventType.MODEL_UPDATED,
+    LedgerKind.VERSION_EDITED: EventType.VERSION_UPDATED,
 }
 # Events whose data carries the version's files, so a CD receiver can fetch and verify without a lookup.
 _WITH_FILES = frozenset({EventType.VERSION_REGISTERED, EventType.STAGE_CHANGED, EventType.ROLLBACK})
@@ -109,7 +113,7 @@ def event_emit(
     registered_model: RegisteredModel | None = None,
     version: ModelVersion | None = None,
     payload: dict | None = None,
-    ledger_entry: StageTransition | None = None,
+    ledger_entry: LedgerEntry | None = None,
     occurred_at=None,
 ) -> Event:
     """Write one event to the outbox and queue its webhook deliveries, in the caller's transaction."""
@@ -160,7 +164,7 @@ def _emit(
     return event
 
 
-def _ledger_payload(row: StageTransition, type_: EventType) -> dict:
+def _ledger_payload(row: LedgerEntry, type_: EventType) -> dict:
     data: dict = {"ledger_id": row.pk, "kind": str(row.kind)}
     if row.comment:
         data["comment"] = row.comment
@@ -194,7 +198,7 @@ def _ledger_payload(row: StageTransition, type_: EventType) -> dict:
     return data
 
 
-def event_from_ledger(row: StageTransition) -> Event:
+def event_from_ledger(row: LedgerEntry) -> Event:
     """The event for a ledger row just appended (called by ``services._record``)."""
     type_ = LEDGER_EVENT_TYPES.get(row.kind, EventType.MODEL_UPDATED)
     # Services append ledger rows holding the model's row lock (and, through the append, the head's).

@@ -21,12 +21,11 @@ from models_app.choices import (
 )
 from models_app.exceptions import (
     InvalidInput,
-    NotAllowed,
 )
 from models_app.models import (
+    LedgerEntry,
     ModelVersion,
     RegisteredModel,
-    StageTransition,
     TransitionRequest,
 )
 from models_app.ops import metrics
@@ -36,21 +35,23 @@ from models_app.pipeline import events
 log = logging.getLogger("models_app.lifecycle")
 
 
-class _Unset:
-    """Marker for 'argument not given' where None is a meaningful value."""
+class Unset:
+    """Marker for 'argument not given' where None is a meaningful value (the one such marker)."""
 
     def __repr__(self) -> str:
         return "UNSET"
 
 
-UNSET: Any = _Unset()
+UNSET: Any = Unset()
 
 
-def _lock_model(pk: int) -> RegisteredModel:
+def lock_model(pk: int) -> RegisteredModel:
+    """Lock a model's row for the rest of the transaction: every write to a model's versions, requests,
+    aliases or policy takes it first, which serializes numbering and promotion per model."""
     return RegisteredModel.objects.select_for_update().select_related("team").get(pk=pk)
 
 
-def _record(
+def record(
     *,
     registered_model: RegisteredModel,
     kind: LedgerKind,
@@ -63,8 +64,8 @@ def _record(
     comment: str = "",
     details: dict | None = None,
     now=None,
-) -> StageTransition:
-    row = StageTransition(
+) -> LedgerEntry:
+    row = LedgerEntry(
         registered_model=registered_model,
         version=version,
         kind=kind,
@@ -107,7 +108,7 @@ def _record(
     return row
 
 
-def _set_stage(
+def set_stage(
     version: ModelVersion,
     target: Stage,
     *,
@@ -119,7 +120,7 @@ def _set_stage(
     now=None,
 ) -> None:
     previous = Stage(version.stage)
-    _record(
+    record(
         registered_model=registered_model,
         version=version,
         kind=kind,
@@ -133,12 +134,10 @@ def _set_stage(
     version.stage = target
     version.save(update_fields=["stage"])
     if previous == Stage.STAGING and target != Stage.PRODUCTION:
-        _cancel_stranded_requests(version, actor=actor, registered_model=registered_model, now=now)
+        cancel_stranded_requests(version, actor=actor, registered_model=registered_model, now=now)
 
 
-def _cancel_stranded_requests(
-    version: ModelVersion, *, actor, registered_model: RegisteredModel, now
-) -> None:
+def cancel_stranded_requests(version: ModelVersion, *, actor, registered_model: RegisteredModel, now) -> None:
     """A version that leaves Staging any other way can no longer be promoted: close its open requests."""
     for req in TransitionRequest.objects.select_for_update().filter(
         version=version, status=RequestStatus.PENDING
@@ -146,7 +145,7 @@ def _cancel_stranded_requests(
         req.status = RequestStatus.CANCELLED
         req.decided_at = now or timezone.now()
         req.save(update_fields=["status", "decided_at"])
-        _record(
+        record(
             registered_model=registered_model,
             version=version,
             kind=LedgerKind.CANCELLATION,
@@ -157,7 +156,7 @@ def _cancel_stranded_requests(
         )
 
 
-def _promote(
+def promote(
     version: ModelVersion,
     *,
     kind: LedgerKind,
@@ -173,7 +172,7 @@ def _promote(
         .production()
         .exclude(pk=version.pk)
     ):
-        _set_stage(
+        set_stage(
             old,
             Stage.ARCHIVED,
             kind=LedgerKind.AUTOMATIC,
@@ -183,7 +182,7 @@ def _promote(
             comment=f"Superseded by v{version.version}.",
             now=now,
         )
-    _set_stage(
+    set_stage(
         version,
         Stage.PRODUCTION,
         kind=kind,
@@ -195,17 +194,15 @@ def _promote(
     )
 
 
-def _refresh_version(version: ModelVersion) -> ModelVersion:
-    """Re-read a version under its model's lock (the caller holds it)."""
-    return ModelVersion.objects.select_for_update().get(pk=version.pk)
+def refresh_version(version: ModelVersion, model: RegisteredModel) -> ModelVersion:
+    """Re-read and lock a version; the caller holds ``model``'s lock, which the version keeps a link to."""
+    fresh = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    fresh.registered_model = model
+    return fresh
 
 
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise NotAllowed(message)
-
-
-def _clean_comment(value: str | None, *, field: str = "comment", required: bool = False) -> str:
+def clean_comment(value: str | None, *, field: str = "comment", required: bool = False) -> str:
+    """A comment, reason or description: trimmed, at most 10,000 characters, no control characters."""
     text = (value or "").strip()
     if required and not text:
         raise InvalidInput("A reason is required.", field=field)
@@ -216,7 +213,8 @@ def _clean_comment(value: str | None, *, field: str = "comment", required: bool 
     return text
 
 
-def _resolve_parent(registered_model: RegisteredModel, number: int | None) -> ModelVersion | None:
+def resolve_parent(registered_model: RegisteredModel, number: int | None) -> ModelVersion | None:
+    """The parent version named in a registration's metadata (same model), or None."""
     if number is None:
         return None
     parent = ModelVersion.objects.filter(registered_model=registered_model, version=number).first()
@@ -227,7 +225,18 @@ def _resolve_parent(registered_model: RegisteredModel, number: int | None) -> Mo
     return parent
 
 
-def _existing_for_key(registered_model: RegisteredModel, created_by, key: str | None) -> ModelVersion | None:
+def clean_idempotency_key(value: str | None) -> str | None:
+    """The ``Idempotency-Key`` a registration was sent with: 1-255 printable characters, or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or len(value) > 255 or not value.isprintable():
+        raise InvalidInput("Must be 1-255 printable characters.", field="Idempotency-Key")
+    return value
+
+
+def existing_for_key(registered_model: RegisteredModel, created_by, key: str | None) -> ModelVersion | None:
+    """The version an earlier attempt with this idempotency key created, if any."""
     if not key:
         return None
     return ModelVersion.objects.filter(
@@ -235,7 +244,7 @@ def _existing_for_key(registered_model: RegisteredModel, created_by, key: str | 
     ).first()
 
 
-def _version_row_create(
+def version_row_create(
     model: RegisteredModel, *, status: VersionStatus, meta: dict, parent, created_by, now, idempotency_key
 ) -> ModelVersion:
     """Take the next number from the locked model's counter and insert the version row."""
@@ -259,7 +268,8 @@ def _version_row_create(
     )
 
 
-def _clean_stage(value: Stage | str, *, field: str = "to") -> Stage:
+def clean_stage(value: Stage | str, *, field: str = "to") -> Stage:
+    """A stage given by its value (``staging``), refused with the list of stages otherwise."""
     try:
         return Stage(value)
     except ValueError:

@@ -8,16 +8,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from models_app import roles
+from models_app import rules
 from models_app.choices import (
     LedgerKind,
     Stage,
 )
 from models_app.exceptions import (
     InvalidInput,
+    NotFound,
     StaleState,
     VersionNotFound,
-    VersionNotReady,
 )
 from models_app.models import (
     ModelAlias,
@@ -25,7 +25,7 @@ from models_app.models import (
     RegisteredModel,
     alias_validator,
 )
-from models_app.services._shared import UNSET, _lock_model, _record, _require
+from models_app.services._shared import UNSET, lock_model, record
 
 
 def _clean_alias(alias: object) -> str:
@@ -64,20 +64,14 @@ def alias_set(
     this is a compare-and-set that fails with StaleState when someone moved the alias meanwhile."""
     alias = _clean_alias(alias)
     with transaction.atomic():
-        model = _lock_model(registered_model.pk)
-        _require(
-            roles.can_publish(actor, model) or roles.can_rollback(actor),
-            f"Only Publishers of team '{model.team.name}' or Reviewers can move aliases of '{model.name}'.",
-        )
+        model = lock_model(registered_model.pk)
+        rules.refuse(rules.may_move_alias(actor, registered_model=model))
         version = ModelVersion.objects.filter(registered_model=model, version=version_number).first()
         if version is None:
             raise VersionNotFound(
                 f"Version {version_number} of '{model.name}' does not exist.", field="version"
             )
-        if not version.is_ready:
-            raise VersionNotReady(
-                f"v{version.version} is {version.status}; aliases point at ready versions only."
-            )
+        rules.refuse(rules.version_usable(version, to="carry an alias"))
         row = (
             ModelAlias.objects.select_for_update()
             .select_related("version")
@@ -96,7 +90,7 @@ def alias_set(
             row.save(update_fields=["version", "updated_by", "updated_at"])
         else:
             return row
-        _record(
+        record(
             registered_model=model,
             version=version,
             kind=LedgerKind.ALIAS_SET,
@@ -114,11 +108,8 @@ def alias_delete(
     """Remove ``@alias`` (compare-and-set with ``expected_version`` like ``alias_set``)."""
     alias = _clean_alias(alias)
     with transaction.atomic():
-        model = _lock_model(registered_model.pk)
-        _require(
-            roles.can_publish(actor, model) or roles.can_rollback(actor),
-            f"Only Publishers of team '{model.team.name}' or Reviewers can move aliases of '{model.name}'.",
-        )
+        model = lock_model(registered_model.pk)
+        rules.refuse(rules.may_move_alias(actor, registered_model=model))
         row = (
             ModelAlias.objects.select_for_update()
             .select_related("version")
@@ -126,13 +117,11 @@ def alias_delete(
             .first()
         )
         if row is None:
-            from models_app.exceptions import NotFound
-
             raise NotFound(f"Alias '@{alias}' does not exist on '{model.name}'.", field="alias")
         _check_expected(row, alias, expected_version)
         version = row.version
         row.delete()
-        _record(
+        record(
             registered_model=model,
             version=version,
             kind=LedgerKind.ALIAS_REMOVED,

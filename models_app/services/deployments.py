@@ -7,21 +7,20 @@ import re
 from django.db import transaction
 from django.utils import timezone
 
-from models_app import roles
+from models_app import rules
 from models_app.choices import (
     DeploymentStatus,
     LedgerKind,
 )
 from models_app.exceptions import (
     InvalidInput,
-    VersionNotReady,
 )
 from models_app.metadata import clean_url
 from models_app.models import (
     Deployment,
     ModelVersion,
 )
-from models_app.services._shared import _lock_model, _record, _refresh_version, _require
+from models_app.services._shared import lock_model, record, refresh_version
 
 ENVIRONMENT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
 
@@ -57,16 +56,14 @@ def deployment_report(
     status = _clean_deployment_status(status)
     url = clean_url(url, "url")
     with transaction.atomic():
-        model = _lock_model(version.registered_model_id)
-        version = _refresh_version(version)
-        _require(
-            roles.can_publish(reported_by, model) or roles.can_rollback(reported_by),
-            f"Only Publishers of team '{model.team.name}' or Reviewers can report deployments of '{model.name}'.",
-        )
-        if not version.is_ready:
-            raise VersionNotReady(
-                f"v{version.version} is {version.status}; only ready versions are deployed."
+        model = lock_model(version.registered_model_id)
+        version = refresh_version(version, model)
+        rules.refuse(
+            rules.first(
+                rules.may_report_deployment(reported_by, registered_model=model),
+                rules.version_usable(version, to="be deployed"),
             )
+        )
         now = timezone.now()
         deployment = Deployment.objects.create(
             registered_model=model,
@@ -77,7 +74,7 @@ def deployment_report(
             reported_by=reported_by,
             reported_at=now,
         )
-        _record(
+        record(
             registered_model=model,
             version=version,
             kind=LedgerKind.DEPLOYMENT,

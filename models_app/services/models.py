@@ -8,11 +8,8 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from models_app import roles
-from models_app.choices import (
-    EventType,
-    LedgerKind,
-)
+from models_app import rules
+from models_app.choices import LedgerKind
 from models_app.exceptions import (
     InvalidInput,
     ModelAlreadyExists,
@@ -23,8 +20,8 @@ from models_app.models import (
     name_validator,
 )
 from models_app.names import canonical_name
-from models_app.pipeline import events
-from models_app.services._shared import UNSET, _clean_comment, _lock_model, _record, _require, _Unset
+from models_app.services._shared import UNSET, Unset, clean_comment, lock_model, record
+from models_app.services.policies import clean_required_approvals, required_approvals_write
 
 
 def _clean_model_name(name: object) -> str:
@@ -37,12 +34,6 @@ def _clean_model_name(name: object) -> str:
     return name
 
 
-def _clean_required_approvals(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:
-        raise InvalidInput("Must be a whole number from 1 to 10.", field="required_approvals")
-    return value
-
-
 def registered_model_create(
     *,
     name: str,
@@ -52,15 +43,16 @@ def registered_model_create(
     tags: dict | None = None,
     required_approvals: int = 1,
 ) -> RegisteredModel:
-    """Create a model owned by ``team``; the creator must publish for that team."""
+    """Create a model owned by ``team``; the creator must publish for that team.
+
+    The model and its ``model_created`` ledger row (and so its ``model.created`` event) are written in
+    one transaction.
+    """
     name = _clean_model_name(name)
-    required_approvals = _clean_required_approvals(required_approvals)
+    required_approvals = clean_required_approvals(required_approvals)
     tags = clean_tags(tags)
-    description = _clean_comment(description, field="description")
-    _require(
-        roles.can_create_model(created_by, team),
-        f"Only Publishers who are members of team '{team.name}' can create its models.",
-    )
+    description = clean_comment(description, field="description")
+    rules.refuse(rules.may_create_model(created_by, team=team))
     canonical = canonical_name(name)
     if RegisteredModel.objects.filter(name=canonical).exists():
         raise ModelAlreadyExists(f"A model named '{name}' already exists.", field="name")
@@ -71,14 +63,14 @@ def registered_model_create(
                 description=description,
                 tags=tags,
                 team=team,
-                required_approvals=required_approvals,
                 created_by=created_by,
             )
-            events.event_emit(
-                type=EventType.MODEL_CREATED,
-                actor=created_by,
+            required_approvals_write(model, required_approvals)
+            record(
                 registered_model=model,
-                payload={"team": team.name},
+                kind=LedgerKind.MODEL_CREATED,
+                actor=created_by,
+                details={"team": team.name, "required_approvals": required_approvals},
             )
     except IntegrityError:
         raise ModelAlreadyExists(f"A model named '{name}' already exists.", field="name") from None
@@ -89,49 +81,57 @@ def registered_model_update(
     *,
     registered_model: RegisteredModel,
     actor,
-    description: str | _Unset = UNSET,
-    tags: dict | _Unset = UNSET,
-    required_approvals: int | _Unset = UNSET,
-    team: Group | _Unset = UNSET,
+    description: str | Unset = UNSET,
+    tags: dict | Unset = UNSET,
+    required_approvals: int | Unset = UNSET,
+    team: Group | Unset = UNSET,
 ) -> RegisteredModel:
     """Change a model's card (team publishers) or its governance settings (Governance).
 
-    A change to the team or the required approvals is a policy change and gets a ledger row.
+    A governance change is a ``model_changed`` ledger row naming each field's old and new value; a card
+    edit is a ``model_edited`` row naming the fields that changed (the text itself is on the model).
     """
     changes: dict[str, Any] = {}
     if description is not UNSET:
-        changes["description"] = _clean_comment(description, field="description")
+        changes["description"] = clean_comment(description, field="description")
     if tags is not UNSET:
         changes["tags"] = clean_tags(tags)
     if changes:
-        _require(
-            roles.can_edit_model(actor, registered_model),
-            "Only the model's team publishers or Governance can edit its description and tags.",
-        )
+        rules.refuse(rules.may_edit_model(actor, registered_model=registered_model))
     policy: dict[str, Any] = {}
     if required_approvals is not UNSET:
-        policy["required_approvals"] = _clean_required_approvals(required_approvals)
+        policy["required_approvals"] = clean_required_approvals(required_approvals)
     if team is not UNSET:
         policy["team"] = team
     if policy:
-        _require(
-            roles.can_govern_model(actor), "Only Governance can change a model's team or required approvals."
-        )
+        rules.refuse(rules.may_govern(actor))
     with transaction.atomic():
-        model = _lock_model(registered_model.pk)
+        model = lock_model(registered_model.pk)
         before = {"required_approvals": model.required_approvals, "team": model.team.name}
-        for key, value in {**changes, **policy}.items():
+        edited = sorted(k for k, v in changes.items() if getattr(model, k) != v)
+        for key, value in changes.items():
             setattr(model, key, value)
+        if "team" in policy:
+            model.team = policy["team"]
         model.save()
-        if policy:
-            after = {"required_approvals": model.required_approvals, "team": model.team.name}
-            diff = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
-            if diff:
-                _record(
-                    registered_model=model,
-                    kind=LedgerKind.MODEL_CHANGED,
-                    actor=actor,
-                    details=diff,
-                    comment="; ".join(f"{k}: {v['from']} -> {v['to']}" for k, v in diff.items()),
-                )
+        if "required_approvals" in policy:
+            required_approvals_write(model, policy["required_approvals"])
+        after = {"required_approvals": model.required_approvals, "team": model.team.name}
+        diff = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+        if diff:
+            record(
+                registered_model=model,
+                kind=LedgerKind.MODEL_CHANGED,
+                actor=actor,
+                details=diff,
+                comment="; ".join(f"{k}: {v['from']} -> {v['to']}" for k, v in diff.items()),
+            )
+        if edited:
+            record(
+                registered_model=model,
+                kind=LedgerKind.MODEL_EDITED,
+                actor=actor,
+                details={"edited": edited},
+                comment=f"Card edited: {', '.join(edited)}.",
+            )
     return model

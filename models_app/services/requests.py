@@ -6,83 +6,51 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from models_app import policies, roles
-from models_app.choices import (
-    Decision,
-    LedgerKind,
-    RequestStatus,
-    Stage,
-)
-from models_app.exceptions import (
-    AlreadyVoted,
-    DuplicatePendingRequest,
-    InvalidInput,
-    RequestAlreadyDecided,
-    SelfApprovalForbidden,
-    StaleState,
-    VersionNotReady,
-)
-from models_app.lifecycle import REQUIRES_APPROVAL, check_transition
-from models_app.models import (
-    Approval,
-    ModelVersion,
-    RegisteredModel,
-    TransitionRequest,
-)
+from models_app import policies, rules
+from models_app.choices import Decision, LedgerKind, RequestStatus, Stage
+from models_app.models import Approval, ModelVersion, RegisteredModel, TransitionRequest
 from models_app.services._shared import (
-    _clean_comment,
-    _clean_stage,
-    _lock_model,
-    _promote,
-    _record,
-    _refresh_version,
-    _require,
+    clean_comment,
+    clean_stage,
+    lock_model,
+    promote,
+    record,
+    refresh_version,
 )
 
 
 def transition_request_create(
     *, version: ModelVersion, to: Stage | str, requested_by, comment: str = ""
 ) -> TransitionRequest:
-    """Ask for a version to be promoted to a stage that needs approval (Production)."""
-    target = _clean_stage(to)
-    comment = _clean_comment(comment)
-    if target not in REQUIRES_APPROVAL:
-        raise InvalidInput(
-            f"Moving to '{target}' needs no approval; make the move directly instead.", field="to"
-        )
+    """Ask for a version to be promoted to a stage that needs approval (Production).
+
+    The request carries the metric-gate evidence it was made on; a version that fails the model's
+    gates is refused with PolicyGateFailed.
+    """
+    target = clean_stage(to)
+    comment = clean_comment(comment)
+    rules.refuse(rules.needs_request(target))
     with transaction.atomic():
-        model = _lock_model(version.registered_model_id)
-        version = _refresh_version(version)
-        _require(
-            roles.can_publish(requested_by, model),
-            f"Only Publishers of team '{model.team.name}' can request promotions of '{model.name}'.",
-        )
-        if not version.is_ready:
-            raise VersionNotReady(
-                f"v{version.version} is {version.status}; only ready versions change stage."
-            )
-        check_transition(Stage(version.stage), target)
-        if TransitionRequest.objects.filter(
+        model = lock_model(version.registered_model_id)
+        version = refresh_version(version, model)
+        pending = TransitionRequest.objects.filter(
             version=version, target_stage=target, status=RequestStatus.PENDING
-        ).exists():
-            raise DuplicatePendingRequest(
-                f"v{version.version} already has a pending request to move to {target}.", field="version"
-            )
-        evidence = policies.check_gates(registered_model=model, version=version)
+        ).exists()
+        rules.refuse(rules.may_request(requested_by, version=version, target=target, has_pending=pending))
+        policy = policies.policy_for(model)
+        rules.refuse(rules.gates_pass(policy, registered_model=model, version=version))
         now = timezone.now()
         req = TransitionRequest.objects.create(
             version=version, target_stage=target, requested_by=requested_by, comment=comment, created_at=now
         )
-        _record(
+        record(
             registered_model=model,
             version=version,
             kind=LedgerKind.REQUESTED,
-            from_stage="",
-            to_stage="",
             actor=requested_by,
             transition_request=req,
             comment=comment,
-            details={"target_stage": str(target), **evidence},
+            details={"target_stage": str(target), **policies.gate_evidence(policy, version.metrics)},
             now=now,
         )
     return req
@@ -95,21 +63,17 @@ def _lock_request(transition_request: TransitionRequest) -> tuple[RegisteredMode
         .values_list("registered_model_id", flat=True)
         .get()
     )
-    model = _lock_model(model_id)
+    model = lock_model(model_id)
     req = (
         TransitionRequest.objects.select_for_update().select_related("version").get(pk=transition_request.pk)
     )
+    req.version.registered_model = model
     return model, req
 
 
 def _check_decider(req: TransitionRequest, reviewer) -> None:
-    if req.status != RequestStatus.PENDING:
-        raise RequestAlreadyDecided(f"Request #{req.pk} is already {req.status}.")
-    if req.requested_by_id == reviewer.pk:
-        raise SelfApprovalForbidden()
-    _require(roles.can_decide(reviewer), "Only Reviewers can approve or reject transition requests.")
-    if Approval.objects.filter(transition_request=req, reviewer=reviewer).exists():
-        raise AlreadyVoted(f"You have already decided on request #{req.pk}.")
+    decided_by = Approval.objects.filter(transition_request=req).values_list("reviewer_id", flat=True)
+    rules.refuse(rules.may_decide_request(reviewer, transition_request=req, decided_by=decided_by))
 
 
 def transition_request_approve(
@@ -119,12 +83,13 @@ def transition_request_approve(
 
     Applying a promotion to Production archives the previous Production version in the same transaction.
     """
-    comment = _clean_comment(comment)
+    comment = clean_comment(comment)
     with transaction.atomic():
         model, req = _lock_request(transition_request)
         _check_decider(req, reviewer)
+        policy = policies.policy_for(model)
         # The policy may have been tightened since the request: re-check before counting the approval.
-        policies.check_gates(registered_model=model, version=req.version)
+        rules.refuse(rules.gates_pass(policy, registered_model=model, version=req.version))
         now = timezone.now()
         Approval.objects.create(
             transition_request=req,
@@ -134,8 +99,8 @@ def transition_request_approve(
             comment=comment,
             created_at=now,
         )
-        version = _refresh_version(req.version)
-        _record(
+        version = refresh_version(req.version, model)
+        record(
             registered_model=model,
             version=version,
             kind=LedgerKind.APPROVAL,
@@ -151,17 +116,12 @@ def transition_request_approve(
         if approvals >= model.required_approvals and not policies.missing_group_approvals(
             registered_model=model, transition_request=req
         ):
-            current = Stage(version.stage)
-            if current != Stage.STAGING:
-                raise StaleState(
-                    f"v{version.version} is in {current} now, no longer in Staging; the request cannot be applied."
-                )
-            check_transition(current, Stage(req.target_stage))
-            policies.check_freeze(registered_model=model, now=now)
+            rules.refuse(rules.request_applicable(transition_request=req, version=version))
+            rules.refuse(rules.not_frozen(policy, registered_model=model, now=now))
             req.status = RequestStatus.APPROVED
             req.decided_at = now
             req.save(update_fields=["status", "decided_at"])
-            _promote(
+            promote(
                 version,
                 kind=LedgerKind.APPROVED,
                 actor=reviewer,
@@ -177,7 +137,7 @@ def transition_request_reject(
     *, transition_request: TransitionRequest, reviewer, comment: str = ""
 ) -> TransitionRequest:
     """Reject a request; one rejection closes it."""
-    comment = _clean_comment(comment)
+    comment = clean_comment(comment)
     with transaction.atomic():
         model, req = _lock_request(transition_request)
         _check_decider(req, reviewer)
@@ -193,7 +153,7 @@ def transition_request_reject(
         req.status = RequestStatus.REJECTED
         req.decided_at = now
         req.save(update_fields=["status", "decided_at"])
-        _record(
+        record(
             registered_model=model,
             version=req.version,
             kind=LedgerKind.REJECTION,
@@ -209,20 +169,15 @@ def transition_request_cancel(
     *, transition_request: TransitionRequest, actor, comment: str = ""
 ) -> TransitionRequest:
     """Withdraw a pending request; only its requester (or a superuser) may."""
-    comment = _clean_comment(comment)
+    comment = clean_comment(comment)
     with transaction.atomic():
         model, req = _lock_request(transition_request)
-        if req.status != RequestStatus.PENDING:
-            raise RequestAlreadyDecided(f"Request #{req.pk} is already {req.status}.")
-        _require(
-            req.requested_by_id == actor.pk or actor.is_superuser,
-            "Only the requester can cancel a transition request.",
-        )
+        rules.refuse(rules.may_cancel(actor, transition_request=req))
         now = timezone.now()
         req.status = RequestStatus.CANCELLED
         req.decided_at = now
         req.save(update_fields=["status", "decided_at"])
-        _record(
+        record(
             registered_model=model,
             version=req.version,
             kind=LedgerKind.CANCELLATION,

@@ -5,66 +5,37 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from models_app import policies, roles
-from models_app.choices import (
-    LedgerKind,
-    Stage,
-)
-from models_app.exceptions import (
-    ApprovalRequired,
-    NeverInProduction,
-    RollbackRequired,
-    VersionNotFound,
-    VersionNotReady,
-)
-from models_app.lifecycle import REQUIRES_APPROVAL, REVIEWER_TARGETS, ROLLBACK_MOVES, check_transition
-from models_app.models import (
-    ModelVersion,
-    RegisteredModel,
-    StageTransition,
-)
+from models_app import policies, rules
+from models_app.choices import LedgerKind, Stage
+from models_app.exceptions import VersionNotFound
+from models_app.models import LedgerEntry, ModelVersion, RegisteredModel
 from models_app.services._shared import (
-    _clean_comment,
-    _clean_stage,
-    _lock_model,
-    _promote,
-    _refresh_version,
-    _require,
-    _set_stage,
+    clean_comment,
+    clean_stage,
+    lock_model,
+    promote,
+    refresh_version,
+    set_stage,
 )
 
 
 def version_transition(*, version: ModelVersion, to: Stage | str, actor, comment: str = "") -> ModelVersion:
-    """Move a version directly (no approval) where the table allows it.
+    """Move a version directly (no approval) where the table allows it (``rules.may_move``).
 
     Production is refused with ApprovalRequired (it needs a request), archived -> production with
     RollbackRequired. Moves to Archived are the reviewers'; the others belong to the team's publishers.
     """
-    target = _clean_stage(to)
-    comment = _clean_comment(comment)
+    target = clean_stage(to)
+    comment = clean_comment(comment)
     with transaction.atomic():
-        model = _lock_model(version.registered_model_id)
-        version = _refresh_version(version)
-        current = Stage(version.stage)
-        if not version.is_ready:
-            raise VersionNotReady(
-                f"v{version.version} is {version.status}; only ready versions change stage."
+        model = lock_model(version.registered_model_id)
+        version = refresh_version(version, model)
+        rules.refuse(rules.may_move(actor, version=version, target=target))
+        if Stage.PRODUCTION in (Stage(version.stage), target):
+            rules.refuse(
+                rules.not_frozen(policies.policy_for(model), registered_model=model, now=timezone.now())
             )
-        if (current, target) in ROLLBACK_MOVES:
-            raise RollbackRequired()
-        if target in REQUIRES_APPROVAL and current == Stage.STAGING:
-            raise ApprovalRequired()
-        check_transition(current, target)
-        if target in REVIEWER_TARGETS:
-            _require(roles.can_rollback(actor), "Only Reviewers can archive versions.")
-        else:
-            _require(
-                roles.can_publish(actor, model),
-                f"Only Publishers of team '{model.team.name}' can move versions of '{model.name}' to {target}.",
-            )
-        if Stage.PRODUCTION in (current, target):
-            policies.check_freeze(registered_model=model, now=timezone.now())
-        _set_stage(
+        set_stage(
             version, target, kind=LedgerKind.DIRECT, actor=actor, registered_model=model, comment=comment
         )
     return version
@@ -76,11 +47,12 @@ def version_rollback(
     """Return an archived version that was in Production before straight to Production.
 
     The current Production version is archived in the same transaction (an ``automatic`` row).
+    Freeze windows do not apply: a rollback is how a bad release is undone.
     """
-    reason = _clean_comment(reason, field="reason", required=True)
-    _require(roles.can_rollback(actor), "Only Reviewers can roll back Production.")
+    reason = clean_comment(reason, field="reason", required=True)
+    rules.refuse(rules.may_roll_back(actor))
     with transaction.atomic():
-        model = _lock_model(registered_model.pk)
+        model = lock_model(registered_model.pk)
         version = (
             ModelVersion.objects.select_for_update()
             .filter(registered_model=model, version=version_number)
@@ -90,19 +62,10 @@ def version_rollback(
             raise VersionNotFound(
                 f"Version {version_number} of '{model.name}' does not exist.", field="version"
             )
-        if not version.is_ready:
-            raise VersionNotReady(
-                f"v{version.version} is {version.status}; only ready versions change stage."
-            )
-        was_production = StageTransition.objects.filter(version=version, to_stage=Stage.PRODUCTION).exists()
-        if not was_production:
-            raise NeverInProduction(
-                f"v{version.version} has never been in Production, so it cannot be rolled back to; "
-                "request a promotion instead.",
-                field="version",
-            )
-        check_transition(Stage(version.stage), Stage.PRODUCTION, rollback=True)
-        _promote(
+        version.registered_model = model
+        ever = LedgerEntry.objects.filter(version=version, to_stage=Stage.PRODUCTION).exists()
+        rules.refuse(rules.may_roll_back(actor, version=version, ever_in_production=ever))
+        promote(
             version,
             kind=LedgerKind.ROLLBACK,
             actor=actor,

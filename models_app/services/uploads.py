@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from models_app import roles
+from models_app import rules
 from models_app.choices import (
     LedgerKind,
     Stage,
@@ -37,15 +37,15 @@ from models_app.models import (
 )
 from models_app.pipeline import events
 from models_app.services._shared import (
-    _clean_comment,
-    _existing_for_key,
-    _lock_model,
-    _record,
-    _refresh_version,
-    _require,
-    _resolve_parent,
-    _version_row_create,
+    clean_comment,
+    clean_idempotency_key,
+    existing_for_key,
+    lock_model,
     log,
+    record,
+    refresh_version,
+    resolve_parent,
+    version_row_create,
 )
 from models_app.storage import objectstore
 from models_app.storage.artifacts import (
@@ -116,17 +116,10 @@ def version_upload_begin(
     generated here; the client's paths stay labels. With an ``idempotency_key`` a retry returns the
     session the first attempt opened.
     """
-    _require(
-        roles.can_publish(created_by, registered_model),
-        f"Only Publishers of team '{registered_model.team.name}' can register versions of "
-        f"'{registered_model.name}'.",
-    )
+    rules.refuse(rules.may_publish(created_by, registered_model=registered_model))
     storage = _direct_storage()
-    if idempotency_key is not None:
-        idempotency_key = idempotency_key.strip()
-        if not idempotency_key or len(idempotency_key) > 255 or not idempotency_key.isprintable():
-            raise InvalidInput("Must be 1-255 printable characters.", field="Idempotency-Key")
-    existing = _existing_for_key(registered_model, created_by, idempotency_key)
+    idempotency_key = clean_idempotency_key(idempotency_key)
+    existing = existing_for_key(registered_model, created_by, idempotency_key)
     if existing is not None:
         session = UploadSession.objects.filter(version=existing).first()
         if session is None:
@@ -141,7 +134,7 @@ def version_upload_begin(
             "Declare each file's size and SHA-256 in the 'files' list.", field="metadata.files"
         )
     _check_declared_files(files)
-    parent = _resolve_parent(registered_model, meta.pop("parent_version"))
+    parent = resolve_parent(registered_model, meta.pop("parent_version"))
     preferred = settings.REGISTRY_UPLOAD_PART_SIZE
     part_size = max(objectstore.plan_part_size(f.size, preferred) for f in files)
 
@@ -175,11 +168,11 @@ def _upload_session_insert(
     now = timezone.now()
     try:
         with transaction.atomic():
-            model = _lock_model(registered_model.pk)
-            existing = _existing_for_key(model, created_by, idempotency_key)
+            model = lock_model(registered_model.pk)
+            existing = existing_for_key(model, created_by, idempotency_key)
             if existing is not None:
                 return UploadSession.objects.get(version=existing)
-            version = _version_row_create(
+            version = version_row_create(
                 model,
                 status=VersionStatus.PENDING,
                 meta=meta,
@@ -213,7 +206,7 @@ def _upload_session_insert(
             )
             return session
     except IntegrityError:
-        existing = _existing_for_key(registered_model, created_by, idempotency_key)
+        existing = existing_for_key(registered_model, created_by, idempotency_key)
         if existing is not None:
             return UploadSession.objects.get(version=existing)
         raise
@@ -231,10 +224,7 @@ def _claim_session(session: UploadSession, actor) -> tuple[UploadSession, bool]:
     """Move an open session to ``completing`` so only one completion runs; (session, already_done)."""
     with transaction.atomic():
         session = UploadSession.objects.select_for_update().select_related("version").get(pk=session.pk)
-        _require(
-            session.created_by_id == actor.pk or roles.can_publish(actor, session.version.registered_model),
-            "Only the model's team publishers can complete or abort its uploads.",
-        )
+        rules.refuse(rules.may_manage_uploads(actor, session=session))
         if session.status == UploadStatus.COMPLETED:
             return session, True
         if session.status == UploadStatus.COMPLETING:
@@ -360,8 +350,8 @@ def version_upload_complete(*, session: UploadSession, actor) -> ModelVersion:
 def _version_make_ready(*, session: UploadSession, actor, uploads: list[UploadFile]) -> ModelVersion:
     now = timezone.now()
     with transaction.atomic():
-        model = _lock_model(session.version.registered_model_id)
-        version = _refresh_version(session.version)
+        model = lock_model(session.version.registered_model_id)
+        version = refresh_version(session.version, model)
         locked = UploadSession.objects.select_for_update().get(pk=session.pk)
         if locked.status != UploadStatus.COMPLETING or version.status != VersionStatus.PENDING:
             raise UploadClosed(f"Upload {session.pk} was {locked.status} while it was being completed.")
@@ -384,7 +374,7 @@ def _version_make_ready(*, session: UploadSession, actor, uploads: list[UploadFi
         locked.status = UploadStatus.COMPLETED
         locked.updated_at = now
         locked.save(update_fields=["status", "updated_at"])
-        _record(
+        record(
             registered_model=model,
             version=version,
             kind=LedgerKind.REGISTERED,
@@ -402,8 +392,8 @@ def _fail_session(session: UploadSession, *, reason: str, storage, status: Uploa
     removes later. Returns False (and touches nothing) if the session was closed meanwhile."""
     now = timezone.now()
     with transaction.atomic():
-        _lock_model(session.version.registered_model_id)
-        version = _refresh_version(session.version)
+        model = lock_model(session.version.registered_model_id)
+        version = refresh_version(session.version, model)
         locked = UploadSession.objects.select_for_update().get(pk=session.pk)
         if locked.status not in (UploadStatus.OPEN, UploadStatus.COMPLETING):
             return False
@@ -435,13 +425,10 @@ def _fail_session(session: UploadSession, *, reason: str, storage, status: Uploa
 def version_upload_abort(*, session: UploadSession, actor, reason: str = "") -> UploadSession:
     """Give up a direct upload: the version becomes ``failed`` and the uploaded parts are removed."""
     storage = _direct_storage()
-    reason = _clean_comment(reason, field="reason") or "Aborted by the client."
+    reason = clean_comment(reason, field="reason") or "Aborted by the client."
     with transaction.atomic():
         locked = UploadSession.objects.select_for_update().select_related("version").get(pk=session.pk)
-        _require(
-            locked.created_by_id == actor.pk or roles.can_publish(actor, locked.version.registered_model),
-            "Only the model's team publishers can complete or abort its uploads.",
-        )
+        rules.refuse(rules.may_manage_uploads(actor, session=locked))
         if locked.status not in (UploadStatus.OPEN, UploadStatus.COMPLETING):
             raise UploadClosed(f"Upload {locked.pk} is already {locked.status}.")
         if locked.status == UploadStatus.COMPLETING:

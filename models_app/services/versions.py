@@ -8,7 +8,7 @@ from functools import partial
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from models_app import roles
+from models_app import rules
 from models_app.choices import (
     LedgerKind,
     Stage,
@@ -30,15 +30,16 @@ from models_app.ops import metrics
 from models_app.pipeline import events
 from models_app.services._shared import (
     UNSET,
-    _clean_comment,
-    _existing_for_key,
-    _lock_model,
-    _record,
-    _require,
-    _resolve_parent,
-    _Unset,
-    _version_row_create,
+    Unset,
+    clean_comment,
+    clean_idempotency_key,
+    existing_for_key,
+    lock_model,
     log,
+    record,
+    refresh_version,
+    resolve_parent,
+    version_row_create,
 )
 from models_app.storage.artifacts import (
     IncomingFile,
@@ -81,22 +82,15 @@ def version_register(
     upload, a checksum mismatch or a refused request leaves no version and no stored bytes. With an
     ``idempotency_key`` a retry returns the version the first attempt created (``created`` False).
     """
-    _require(
-        roles.can_publish(created_by, registered_model),
-        f"Only Publishers of team '{registered_model.team.name}' can register versions of "
-        f"'{registered_model.name}'.",
-    )
-    if idempotency_key is not None:
-        idempotency_key = idempotency_key.strip()
-        if not idempotency_key or len(idempotency_key) > 255 or not idempotency_key.isprintable():
-            raise InvalidInput("Must be 1-255 printable characters.", field="Idempotency-Key")
-    existing = _existing_for_key(registered_model, created_by, idempotency_key)
+    rules.refuse(rules.may_publish(created_by, registered_model=registered_model))
+    idempotency_key = clean_idempotency_key(idempotency_key)
+    existing = existing_for_key(registered_model, created_by, idempotency_key)
     if existing is not None:
         return existing, False
     meta = clean_version_metadata(metadata)
     expected = meta.pop("files")
     _check_files(files, expected)
-    parent = _resolve_parent(registered_model, meta.pop("parent_version"))
+    parent = resolve_parent(registered_model, meta.pop("parent_version"))
 
     storage = artifact_storage()
     stored: list[StoredFile] = []
@@ -155,11 +149,11 @@ def _version_insert(
     now = timezone.now()
     try:
         with transaction.atomic():
-            model = _lock_model(registered_model.pk)
-            existing = _existing_for_key(model, created_by, idempotency_key)
+            model = lock_model(registered_model.pk)
+            existing = existing_for_key(model, created_by, idempotency_key)
             if existing is not None:
                 return existing, False
-            version = _version_row_create(
+            version = version_row_create(
                 model,
                 status=VersionStatus.READY,
                 meta=meta,
@@ -182,7 +176,7 @@ def _version_insert(
                     for s in stored
                 ]
             )
-            _record(
+            record(
                 registered_model=model,
                 version=version,
                 kind=LedgerKind.REGISTERED,
@@ -193,25 +187,40 @@ def _version_insert(
             )
             return version, True
     except IntegrityError:
-        existing = _existing_for_key(registered_model, created_by, idempotency_key)
+        existing = existing_for_key(registered_model, created_by, idempotency_key)
         if existing is not None:
             return existing, False
         raise
 
 
 def version_update(
-    *, version: ModelVersion, actor, description: str | _Unset = UNSET, tags: dict | _Unset = UNSET
+    *, version: ModelVersion, actor, description: str | Unset = UNSET, tags: dict | Unset = UNSET
 ) -> ModelVersion:
-    """Edit a version's description and tags; everything else about a version is immutable."""
-    model = version.registered_model
-    _require(roles.can_edit_model(actor, model), "Only the model's team publishers can edit its versions.")
-    fields = []
+    """Edit a version's description and tags; everything else about a version is immutable.
+
+    The edit and its ``version_edited`` ledger row (naming the fields that changed) are one transaction.
+    """
+    rules.refuse(rules.may_edit_version(actor, version=version))
+    changes = {}
     if description is not UNSET:
-        version.description = _clean_comment(description, field="description")
-        fields.append("description")
+        changes["description"] = clean_comment(description, field="description")
     if tags is not UNSET:
-        version.tags = clean_tags(tags)
-        fields.append("tags")
-    if fields:
-        version.save(update_fields=fields)
+        changes["tags"] = clean_tags(tags)
+    with transaction.atomic():
+        model = lock_model(version.registered_model_id)
+        version = refresh_version(version, model)
+        edited = sorted(k for k, v in changes.items() if getattr(version, k) != v)
+        if not edited:
+            return version
+        for key in edited:
+            setattr(version, key, changes[key])
+        version.save(update_fields=edited)
+        record(
+            registered_model=model,
+            version=version,
+            kind=LedgerKind.VERSION_EDITED,
+            actor=actor,
+            details={"edited": edited},
+            comment=f"Card edited: {', '.join(edited)}.",
+        )
     return version

@@ -1,9 +1,8 @@
 """Webhook subscriptions: create, change, rotate secrets, delete, and replay failed deliveries.
 
-These writes touch no lifecycle rule, so they live beside the delivery code rather than in services.py;
-they follow its conventions (keyword-only ``<entity>_<verb>`` functions, domain errors naming the field).
-Who may manage a subscription: members of its model's (or team filter's) team who publish for it,
-Governance, and superusers; a subscription to every model is Governance's.
+Who may manage a subscription is ``rules.may_manage_webhooks``'s to say: members of its model's (or
+team filter's) team who publish for it, Governance, and superusers; a subscription to every model is
+Governance's.
 """
 
 from __future__ import annotations
@@ -11,42 +10,25 @@ from __future__ import annotations
 import base64
 import secrets
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from models_app import roles
+from models_app import rules
 from models_app.choices import DeliveryState, EventType
-from models_app.exceptions import Conflict, InvalidInput, NotAllowed
+from models_app.exceptions import Conflict, InvalidInput
 from models_app.models import RegisteredModel, WebhookDelivery, WebhookSubscription
 from models_app.pipeline.ssrf import resolve_target
+from models_app.services._shared import UNSET
 
-UNSET: Any = object()
 SECRET_PREFIX = "whsec_"
 
 
 def new_secret() -> str:
     """A Standard Webhooks secret: ``whsec_`` + base64 of 32 random bytes (the spec asks for 24-64)."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
-
-
-def _team_of(registered_model: RegisteredModel | None, team: Group | None) -> Group | None:
-    return registered_model.team if registered_model is not None else team
-
-
-def can_manage_webhooks(
-    user, *, registered_model: RegisteredModel | None = None, team: Group | None = None
-) -> bool:
-    """Whether ``user`` may create or change a subscription with this model or team filter."""
-    if not (user and user.is_authenticated and user.is_active):
-        return False
-    if user.is_superuser or roles.can_govern_model(user):
-        return True
-    scope = _team_of(registered_model, team)
-    return scope is not None and user.has_perm(roles.PUBLISH_PERM) and roles.is_team_member(user, scope)
 
 
 def _require_manage(user, subscription_or_scope) -> None:
@@ -57,13 +39,7 @@ def _require_manage(user, subscription_or_scope) -> None:
         }
     else:
         scope = subscription_or_scope
-    if not can_manage_webhooks(user, **scope):
-        if scope["registered_model"] is None and scope["team"] is None:
-            raise NotAllowed(
-                "Only Governance can subscribe to the events of every model; give a model or a team."
-            )
-        name = _team_of(scope["registered_model"], scope["team"]).name
-        raise NotAllowed(f"Only Publishers of team '{name}' or Governance can manage these webhooks.")
+    rules.refuse(rules.may_manage_webhooks(user, **scope))
 
 
 def _clean_event_types(value: object) -> list[str]:

@@ -48,6 +48,6 @@ urlpatterns = [
     path("approvals/<int:pk>/approve/", views.transitionrequest_approve, name="transitionrequest-approve"),
     path("approvals/<int:pk>/reject/", views.transitionrequest_reject, name="transitionrequest-reject"),
     path("approvals/<int:pk>/cancel/", views.transitionrequest_cancel, name="transitionrequest-cancel"),
-    path("audit/", views.stagetransition_list, name="stagetransition-list"),
-    path("audit/export.csv", views.stagetransition_export, name="stagetransition-export"),
+    path("audit/", views.ledgerentry_list, name="ledgerentry-list"),
+    path("audit/export.csv", views.ledgerentry_export, name="ledgerentry-export"),
 ]

@@ -9,7 +9,6 @@ illegal moves, decided requests) comes back as a message on the page.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
 from functools import wraps
 
 from django.contrib import messages
@@ -19,24 +18,16 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from models_app import roles, selectors, services
+from models_app import rules, selectors, services
 from models_app.choices import RequestStatus, Stage, VersionStatus
 from models_app.exceptions import NotFound, RegistryError
 from models_app.exports import ledger_csv_response
 from models_app.filters import LedgerFilterSet, RegisteredModelFilterSet, TransitionRequestFilterSet
-from models_app.lifecycle import REQUIRES_APPROVAL, REVIEWER_TARGETS, is_allowed
-from models_app.services import webhooks
 from models_app.ui import presenters
 from models_app.ui.forms import CommentForm, CompareForm, RollbackForm, TransitionForm
-
-NO_ROLE_MESSAGE = (
-    "Your account has no registry role yet. Ask Governance to add you to Publishers, Reviewers or Governance."
-)
 
 
 def registry_view(view: Callable) -> Callable:
@@ -44,16 +35,16 @@ def registry_view(view: Callable) -> Callable:
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        if not roles.has_any_role(request.user):
-            raise PermissionDenied(NO_ROLE_MESSAGE)
+        _forbid(rules.may_use_registry(request.user))
         return view(request, *args, **kwargs)
 
     return login_required(wrapper)
 
 
-def _require_role(allowed: bool, message: str) -> None:
-    if not allowed:
-        raise PermissionDenied(message)
+def _forbid(refusal: rules.Refusal) -> None:
+    """A POST from someone whose role lacks the action entirely is a 403, with the rule's message."""
+    if refusal is not None:
+        raise PermissionDenied(str(refusal))
 
 
 def _get_or_404(fn: Callable, **kwargs):
@@ -109,21 +100,15 @@ def _attempt(request: HttpRequest, action: Callable, success: Callable[[object],
 
 def _decorate_requests(requests, user) -> list:
     """Attach what the viewer may do with each request (for showing buttons only)."""
-    can_decide = roles.can_decide(user)
     out = []
     for req in requests:
-        reviewers = {a.reviewer_id for a in req.approvals.all()}
+        decided_by = [a.reviewer_id for a in req.approvals.all()]
         req.viewer_is_requester = req.requested_by_id == user.pk
-        req.viewer_has_decided = user.pk in reviewers
+        req.viewer_has_decided = user.pk in decided_by
         req.viewer_can_decide = (
-            req.status == RequestStatus.PENDING
-            and can_decide
-            and not req.viewer_is_requester
-            and not req.viewer_has_decided
+            rules.may_decide_request(user, transition_request=req, decided_by=decided_by) is None
         )
-        req.viewer_can_cancel = req.status == RequestStatus.PENDING and (
-            req.viewer_is_requester or user.is_superuser
-        )
+        req.viewer_can_cancel = rules.may_cancel(user, transition_request=req) is None
         out.append(req)
     return out
 
@@ -161,7 +146,8 @@ def _attach_compare_urls(requests) -> None:
 def dashboard(request: HttpRequest) -> HttpResponse:
     """My inbox (awaiting my decision, requests I made), recent ledger, recent Production changes."""
     user = request.user
-    awaiting = list(selectors.transition_request_awaiting(user=user)[:20]) if roles.can_decide(user) else []
+    can_decide = rules.may_decide(user) is None
+    awaiting = list(selectors.transition_request_awaiting(user=user)[:20]) if can_decide else []
     mine = list(selectors.transition_request_list_by(user=user)[:10])
     for group in (awaiting, mine):
         _decorate_requests(group, user)
@@ -171,7 +157,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "mine": mine,
         "recent_ledger": selectors.ledger_list()[:12],
         "production_changes": selectors.models_production_changed_recently(limit=8),
-        "can_decide": roles.can_decide(user),
+        "can_decide": can_decide,
     }
     return render(request, "models_app/dashboard.html", context)
 
@@ -211,37 +197,34 @@ def registeredmodel_detail(request: HttpRequest, name: str) -> HttpResponse:
         "charts": presenters.metric_charts([v for v in versions if v.status == VersionStatus.READY]),
         "aliases": model.aliases.all(),
         "pending": pending,
-        "can_publish": roles.can_publish(request.user, model),
-        "can_manage_webhooks": webhooks.can_manage_webhooks(request.user, registered_model=model),
+        "can_publish": rules.may_publish(request.user, registered_model=model) is None,
+        "can_manage_webhooks": rules.may_manage_webhooks(request.user, registered_model=model) is None,
     }
     return render(request, "models_app/registeredmodel_detail.html", context)
 
 
-def _version_actions(user, model, version, requests) -> dict:
-    """Which action forms to show the viewer. The services check every one again on POST."""
-    stage = Stage(version.stage)
-    ready = version.status == VersionStatus.READY
-    can_publish = roles.can_publish(user, model)
-    can_rollback = roles.can_rollback(user)
-    targets = []
-    if ready:
-        for target in (Stage.STAGING, Stage.NONE, Stage.ARCHIVED):
-            if not is_allowed(stage, target):
-                continue
-            if (target in REVIEWER_TARGETS and can_rollback) or (
-                target not in REVIEWER_TARGETS and can_publish
-            ):
-                targets.append(target)
-    has_pending_production = any(
-        r.status == RequestStatus.PENDING and r.target_stage in REQUIRES_APPROVAL for r in requests
+def _version_actions(user, version, requests) -> dict:
+    """Which action forms to show the viewer: the rules the services apply on POST, asked in advance."""
+    has_pending = {Stage(r.target_stage) for r in requests if r.status == RequestStatus.PENDING}
+    targets = [
+        target
+        for target in (Stage.STAGING, Stage.NONE, Stage.ARCHIVED)
+        if rules.may_move(user, version=version, target=target) is None
+    ]
+    may_roll_back = (
+        rules.may_roll_back(user) is None
+        and rules.may_roll_back(
+            user, version=version, ever_in_production=selectors.version_ever_in_production(version=version)
+        )
+        is None
     )
     return {
         "transition_targets": targets,
-        "can_request": ready and can_publish and stage == Stage.STAGING and not has_pending_production,
-        "can_rollback": ready
-        and can_rollback
-        and stage == Stage.ARCHIVED
-        and selectors.version_ever_in_production(version=version),
+        "can_request": rules.may_request(
+            user, version=version, target=Stage.PRODUCTION, has_pending=Stage.PRODUCTION in has_pending
+        )
+        is None,
+        "can_rollback": may_roll_back,
     }
 
 
@@ -276,31 +259,15 @@ def modelversion_detail(request: HttpRequest, name: str, number: int) -> HttpRes
         "transition_form": transition_form,
         "comment_form": CommentForm(),
         "rollback_form": RollbackForm(),
-        **_version_actions(request.user, model, version, requests),
+        **_version_actions(request.user, version, requests),
     }
     return render(request, "models_app/modelversion_detail.html", context)
 
 
-def parse_moment(text: str):
-    """An ISO 8601 time (UTC when it has no offset), or None when it is not one."""
-    try:
-        moment = parse_datetime(text.strip())
-    except ValueError:
-        return None
-    if moment is not None and timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, UTC)
-    return moment
-
-
-def history_context(request: HttpRequest, model) -> tuple[dict, int]:
-    """The point-in-time page's context (shared with the admin's history view) and its status."""
-    at_text = request.GET.get("at") or timezone.now().isoformat().replace("+00:00", "Z")
-    moment = parse_moment(at_text)
-    if moment is None:
-        error = "Give the moment as an ISO 8601 time, e.g. 2026-06-01T12:00:00Z."
-        return {"model": model, "at_text": at_text, "error": error, "snapshot": None}, 400
-    snapshot = selectors.model_history_at(registered_model=model, at=moment)
-    return {"model": model, "at_text": at_text, "error": "", "snapshot": snapshot}, 200
+def history_context(model, query) -> tuple[dict, int]:
+    """The point-in-time page's context and status for a ``selectors.model_history_for`` answer."""
+    context = {"model": model, "at_text": query.at_text, "error": query.error, "snapshot": query.snapshot}
+    return context, 400 if query.error else 200
 
 
 @require_GET
@@ -308,7 +275,8 @@ def history_context(request: HttpRequest, model) -> tuple[dict, int]:
 def registeredmodel_history(request: HttpRequest, name: str) -> HttpResponse:
     """What held each stage and alias at a moment, and who approved Production on what evidence."""
     model = _get_or_404(selectors.model_get, name=name)
-    context, status = history_context(request, model)
+    query = selectors.model_history_for(registered_model=model, at_text=request.GET.get("at"))
+    context, status = history_context(model, query)
     return render(request, "models_app/registeredmodel_history.html", context, status=status)
 
 
@@ -390,7 +358,7 @@ def transitionrequest_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @registry_view
-def stagetransition_list(request: HttpRequest) -> HttpResponse:
+def ledgerentry_list(request: HttpRequest) -> HttpResponse:
     """The ledger with filters (model, version, actor, kind, time range)."""
     filterset = _tidy_filter_form(
         LedgerFilterSet(request.GET or None, queryset=selectors.ledger_list()),
@@ -403,7 +371,7 @@ def stagetransition_list(request: HttpRequest) -> HttpResponse:
     export_query.pop("page", None)
     return render(
         request,
-        "models_app/stagetransition_list.html",
+        "models_app/ledgerentry_list.html",
         {
             "filter": filterset,
             "page": page,
@@ -415,7 +383,7 @@ def stagetransition_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @registry_view
-def stagetransition_export(request: HttpRequest) -> HttpResponse:
+def ledgerentry_export(request: HttpRequest) -> HttpResponse:
     """The filtered ledger as CSV, streamed row by row."""
     filterset = LedgerFilterSet(request.GET or None, queryset=selectors.ledger_list())
     if filterset.is_bound and not filterset.is_valid():
@@ -442,10 +410,7 @@ def _version_url(model, version) -> str:
 def modelversion_transition(request: HttpRequest, name: str, number: int) -> HttpResponse:
     """Move a version to Staging, out of Staging, or to Archived."""
     model, version = _version_for_post(name, number)
-    _require_role(
-        roles.can_publish(request.user, model) or roles.can_rollback(request.user),
-        f"You cannot change stages of '{model.name}': that needs team Publishers or Reviewers.",
-    )
+    _forbid(rules.may_change_stages(request.user, registered_model=model))
     form = TransitionForm(request.POST)
     if form.is_valid():
         _attempt(
@@ -468,10 +433,7 @@ def modelversion_transition(request: HttpRequest, name: str, number: int) -> Htt
 def modelversion_request(request: HttpRequest, name: str, number: int) -> HttpResponse:
     """Request promotion to Production."""
     model, version = _version_for_post(name, number)
-    _require_role(
-        roles.can_publish(request.user, model),
-        f"Only Publishers of team '{model.team.name}' can request promotions of '{model.name}'.",
-    )
+    _forbid(rules.may_request_for(request.user, registered_model=model))
     form = CommentForm(request.POST)
     if form.is_valid():
         _attempt(
@@ -496,7 +458,7 @@ def modelversion_request(request: HttpRequest, name: str, number: int) -> HttpRe
 def modelversion_rollback(request: HttpRequest, name: str, number: int) -> HttpResponse:
     """Roll Production back to this (archived, formerly Production) version, with a reason."""
     model, version = _version_for_post(name, number)
-    _require_role(roles.can_rollback(request.user), "Only Reviewers can roll back Production.")
+    _forbid(rules.may_roll_back(request.user))
     form = RollbackForm(request.POST)
     if form.is_valid():
         _attempt(
@@ -515,7 +477,7 @@ def modelversion_rollback(request: HttpRequest, name: str, number: int) -> HttpR
 
 
 def _decide(request: HttpRequest, pk: int, service: Callable, verb: str) -> HttpResponse:
-    _require_role(roles.can_decide(request.user), "Only Reviewers can approve or reject transition requests.")
+    _forbid(rules.may_decide(request.user))
     req = _get_or_404(selectors.transition_request_get, pk=pk)
     form = CommentForm(request.POST)
     if form.is_valid():

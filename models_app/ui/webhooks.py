@@ -15,12 +15,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from models_app import selectors
+from models_app import rules, selectors, services
 from models_app.choices import DeliveryState, EventType
 from models_app.exceptions import RegistryError
 from models_app.models import RegisteredModel, WebhookDelivery, WebhookSubscription
-from models_app.services import webhooks
-from models_app.ui.views import _attempt, _form_error, _get_or_404, registry_view
+from models_app.ui.views import _attempt, _forbid, _form_error, _get_or_404, registry_view
 
 
 class WebhookSubscriptionForm(forms.Form):
@@ -44,10 +43,7 @@ class WebhookSubscriptionForm(forms.Form):
 
 def _model_for_manager(request: HttpRequest, name: str) -> RegisteredModel:
     model = _get_or_404(selectors.model_get, name=name)
-    if not webhooks.can_manage_webhooks(request.user, registered_model=model):
-        raise PermissionDenied(
-            f"Only Publishers of team '{model.team.name}' or Governance manage its webhooks."
-        )
+    _forbid(rules.may_manage_webhooks(request.user, registered_model=model))
     return model
 
 
@@ -72,7 +68,7 @@ def webhooksubscription_list(request: HttpRequest, name: str) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                created, secret = webhooks.webhook_subscription_create(
+                created, secret = services.webhook_subscription_create(
                     url=data["url"],
                     created_by=request.user,
                     event_types=list(data["event_types"]),
@@ -113,7 +109,7 @@ def webhooksubscription_action(request: HttpRequest, name: str, pk: int) -> Http
     if action in ("activate", "deactivate"):
         _attempt(
             request,
-            lambda: webhooks.webhook_subscription_update(
+            lambda: services.webhook_subscription_update(
                 subscription=sub, actor=request.user, active=action == "activate"
             ),
             lambda s: f"Subscription #{s.pk} is {'active' if s.active else 'inactive'}.",
@@ -121,7 +117,7 @@ def webhooksubscription_action(request: HttpRequest, name: str, pk: int) -> Http
     elif action == "delete":
         _attempt(
             request,
-            lambda: webhooks.webhook_subscription_delete(subscription=sub, actor=request.user),
+            lambda: services.webhook_subscription_delete(subscription=sub, actor=request.user),
             lambda _: f"Subscription #{pk} was deleted.",
         )
     else:
@@ -141,7 +137,7 @@ def webhookdelivery_replay(request: HttpRequest, name: str, pk: int, delivery_id
     else:
         _attempt(
             request,
-            lambda: webhooks.webhook_delivery_replay(delivery=delivery, actor=request.user),
+            lambda: services.webhook_delivery_replay(delivery=delivery, actor=request.user),
             lambda d: f"Delivery #{d.pk} will be sent again.",
         )
     return redirect("models_app:webhooksubscription-list", model.name)

@@ -20,9 +20,9 @@ from models_app.models import (
     ApiToken,
     Approval,
     ArtifactFile,
+    LedgerEntry,
     ModelVersion,
     RegisteredModel,
-    StageTransition,
 )
 from tests.conftest import make_user, promote, register
 
@@ -71,7 +71,7 @@ def test_it_loads_changelists_with_filters_and_search(client, request, history, 
         (url("modelversion_changelist"), {"created_by__id__exact": history["v1"].created_by_id}),
         (url("modelversion_changelist"), {"created_at__gte": "2000-01-01 00:00:00+00:00"}),
         (url("transitionrequest_changelist"), {"status": "pending"}),
-        (url("stagetransition_changelist"), {"kind": "approved", "q": "rita"}),
+        (url("ledgerentry_changelist"), {"kind": "approved", "q": "rita"}),
         (url("approval_changelist"), {"decision": "approve"}),
         (url("modelalias_changelist"), {}),
         (url("artifactfile_changelist"), {"q": "model.bin"}),
@@ -108,7 +108,7 @@ def test_it_shows_change_pages_read_only(client, request, history, persona):
     for name, obj in [
         ("registeredmodel", v1.registered_model),
         ("transitionrequest", history["request"]),
-        ("stagetransition", StageTransition.objects.first()),
+        ("ledgerentry", LedgerEntry.objects.first()),
         ("approval", Approval.objects.first()),
         ("artifactfile", ArtifactFile.objects.first()),
     ]:
@@ -128,7 +128,7 @@ def post_action(client, action, *requests, comment="", apply=True):
 def test_it_approves_through_the_service(client, staff_reviewer, history):
     client.force_login(staff_reviewer)
     req, v1, v2 = history["request"], history["v1"], history["v2"]
-    before = StageTransition.objects.count()
+    before = LedgerEntry.objects.count()
 
     response = post_action(client, "approve_selected", req, comment="Checked in the admin.")
 
@@ -140,9 +140,7 @@ def test_it_approves_through_the_service(client, staff_reviewer, history):
     assert req.status == RequestStatus.APPROVED
     assert v2.stage == Stage.PRODUCTION
     assert v1.stage == Stage.ARCHIVED  # the automatic archive, in the same transaction
-    new = list(
-        StageTransition.objects.filter(id__gt=0).order_by("-id")[: StageTransition.objects.count() - before]
-    )
+    new = list(LedgerEntry.objects.filter(id__gt=0).order_by("-id")[: LedgerEntry.objects.count() - before])
     kinds = {row.kind for row in new}
     assert kinds == {LedgerKind.APPROVAL, LedgerKind.AUTOMATIC, LedgerKind.APPROVED}
     approved = next(row for row in new if row.kind == LedgerKind.APPROVED)
@@ -168,7 +166,7 @@ def test_it_rejects_through_the_service(client, staff_reviewer, history):
     history["v2"].refresh_from_db()
     assert req.status == RequestStatus.REJECTED
     assert history["v2"].stage == Stage.STAGING
-    row = StageTransition.objects.order_by("-id").first()
+    row = LedgerEntry.objects.order_by("-id").first()
     assert (row.kind, row.comment, row.actor_username) == (
         LedgerKind.REJECTION,
         "Not yet.",
@@ -185,7 +183,7 @@ def test_it_refuses_self_approval_with_a_visible_message(
     version = register(registered_model, publisher)
     services.version_transition(version=version, to=Stage.STAGING, actor=requester)
     req = services.transition_request_create(version=version, to=Stage.PRODUCTION, requested_by=requester)
-    ledger_before = StageTransition.objects.count()
+    ledger_before = LedgerEntry.objects.count()
     client.force_login(requester)
 
     response = post_action(client, "approve_selected", req)
@@ -197,7 +195,7 @@ def test_it_refuses_self_approval_with_a_visible_message(
     assert req.status == RequestStatus.PENDING
     assert version.stage == Stage.STAGING
     assert not Approval.objects.filter(transition_request=req).exists()
-    assert StageTransition.objects.count() == ledger_before
+    assert LedgerEntry.objects.count() == ledger_before
 
 
 def test_it_hides_the_decide_actions_without_the_permission(client, governance, history):
@@ -232,24 +230,24 @@ def test_it_cannot_add_change_or_delete_requests(client, superuser, history):
 
 def test_the_ledger_has_no_add_change_or_delete(client, superuser, history):
     client.force_login(superuser)
-    row = StageTransition.objects.order_by("id").first()
+    row = LedgerEntry.objects.order_by("id").first()
     original = (row.comment, row.kind, row.row_hash)
 
-    assert client.get(url("stagetransition_add")).status_code == 403
-    assert client.post(url("stagetransition_add"), {"kind": "direct"}).status_code == 403
-    assert client.post(url("stagetransition_change", row.pk), {"comment": "rewritten"}).status_code == 403
-    assert client.get(url("stagetransition_delete", row.pk)).status_code == 403
-    assert client.post(url("stagetransition_delete", row.pk), {"post": "yes"}).status_code == 403
+    assert client.get(url("ledgerentry_add")).status_code == 403
+    assert client.post(url("ledgerentry_add"), {"kind": "direct"}).status_code == 403
+    assert client.post(url("ledgerentry_change", row.pk), {"comment": "rewritten"}).status_code == 403
+    assert client.get(url("ledgerentry_delete", row.pk)).status_code == 403
+    assert client.post(url("ledgerentry_delete", row.pk), {"post": "yes"}).status_code == 403
 
     row.refresh_from_db()
     assert (row.comment, row.kind, row.row_hash) == original
-    model_admin = django_admin.site._registry[StageTransition]
+    model_admin = django_admin.site._registry[LedgerEntry]
     request = RequestFactory().get("/")
     request.user = superuser
     assert not model_admin.has_add_permission(request)
     assert not model_admin.has_change_permission(request, row)
     assert not model_admin.has_delete_permission(request, row)
-    changelist = client.get(url("stagetransition_changelist"))
+    changelist = client.get(url("ledgerentry_changelist"))
     assert "delete_selected" not in dict(changelist.context["action_form"].fields["action"].choices)
 
 
@@ -262,17 +260,15 @@ def read_csv(response) -> list[list[str]]:
 
 def test_it_exports_the_ledger_as_csv_with_the_changelist_filters(client, governance, history):
     client.force_login(governance)
-    rows = read_csv(client.get(url("stagetransition_export")))
+    rows = read_csv(client.get(url("ledgerentry_export")))
     header, body = rows[0], rows[1:]
     assert header[:5] == ["id", "created_at", "model", "version", "kind"]
-    assert [int(r[0]) for r in body] == list(
-        StageTransition.objects.order_by("id").values_list("id", flat=True)
-    )
-    db_first = StageTransition.objects.order_by("id").first()
+    assert [int(r[0]) for r in body] == list(LedgerEntry.objects.order_by("id").values_list("id", flat=True))
+    db_first = LedgerEntry.objects.order_by("id").first()
     assert body[0][header.index("row_hash")] == db_first.row_hash
     assert body[0][header.index("actor")] == db_first.actor_username
 
-    approved = read_csv(client.get(url("stagetransition_export"), {"kind": "approved"}))[1:]
+    approved = read_csv(client.get(url("ledgerentry_export"), {"kind": "approved"}))[1:]
     assert len(approved) == 1
     assert approved[0][header.index("kind")] == "approved"
     assert approved[0][header.index("comment")] == "ship it"
@@ -282,15 +278,15 @@ def test_it_exports_the_ledger_as_csv_with_the_changelist_filters(client, govern
 def test_it_neutralises_formulas_in_exported_cells(client, staff_reviewer, history):
     client.force_login(staff_reviewer)
     post_action(client, "reject_selected", history["request"], comment='=HYPERLINK("http://x")')
-    rows = read_csv(client.get(url("stagetransition_export"), {"kind": "rejection"}))
+    rows = read_csv(client.get(url("ledgerentry_export"), {"kind": "rejection"}))
     assert rows[1][rows[0].index("comment")] == '\'=HYPERLINK("http://x")'
 
 
 def test_it_exports_selected_rows_with_the_action(client, governance, history):
     client.force_login(governance)
-    picked = list(StageTransition.objects.order_by("id")[:2])
+    picked = list(LedgerEntry.objects.order_by("id")[:2])
     response = client.post(
-        url("stagetransition_changelist"),
+        url("ledgerentry_changelist"),
         {"action": "export_selected_csv", "_selected_action": [r.pk for r in picked], "index": 0},
     )
     assert [int(r[0]) for r in read_csv(response)[1:]] == [r.pk for r in picked]
@@ -299,7 +295,7 @@ def test_it_exports_selected_rows_with_the_action(client, governance, history):
 def test_the_export_needs_the_view_permission(client, role_groups):
     staff_without_roles = make_user("stu-staff", is_staff=True)
     client.force_login(staff_without_roles)
-    assert client.get(url("stagetransition_export")).status_code == 403
+    assert client.get(url("ledgerentry_export")).status_code == 403
 
 
 # -- versions cannot be edited past the services ------------------------------------------------------
@@ -319,7 +315,7 @@ def test_a_posted_change_cannot_alter_number_stage_status_or_files(client, super
     files_before = list(
         ArtifactFile.objects.filter(version=v2).values_list("path", "size", "sha256", "storage_key")
     )
-    ledger_before = StageTransition.objects.count()
+    ledger_before = LedgerEntry.objects.count()
     file = v2.files.get()
     data = {
         "description": "Edited in the admin.",
@@ -357,7 +353,10 @@ def test_a_posted_change_cannot_alter_number_stage_status_or_files(client, super
         ArtifactFile.objects.filter(version=v2).values_list("path", "size", "sha256", "storage_key")
     )
     assert files_after == files_before
-    assert StageTransition.objects.count() == ledger_before
+    # The one change recorded is the card edit itself.
+    assert list(LedgerEntry.objects.filter(id__gt=0).order_by("-id").values_list("kind", flat=True))[
+        : LedgerEntry.objects.count() - ledger_before
+    ] == [LedgerKind.VERSION_EDITED]
 
 
 def test_governance_sees_versions_read_only(client, governance, history):
@@ -432,7 +431,7 @@ def test_governance_changes_policy_through_the_service(client, governance, regis
         other_team,
         {"domain": "payments"},
     )
-    row = StageTransition.objects.get(kind=LedgerKind.MODEL_CHANGED)
+    row = LedgerEntry.objects.get(kind=LedgerKind.MODEL_CHANGED)
     assert row.details["required_approvals"] == {"from": 1, "to": 2}
     assert row.actor_username == governance.username
     assert client.post(url("registeredmodel_delete", registered_model.pk), {"post": "yes"}).status_code == 403
@@ -517,7 +516,7 @@ def test_changelists_run_a_fixed_number_of_queries(client, governance, registere
     client.force_login(governance)
     pages = [
         url("modelversion_changelist"),
-        url("stagetransition_changelist"),
+        url("ledgerentry_changelist"),
         url("registeredmodel_changelist"),
     ]
 

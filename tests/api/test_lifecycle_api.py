@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from models_app.choices import LedgerKind, RequestStatus, Stage
-from models_app.models import ModelAlias, ModelVersion, RegisteredModel, StageTransition, TransitionRequest
+from models_app.models import LedgerEntry, ModelAlias, ModelVersion, RegisteredModel, TransitionRequest
 from tests.conftest import promote, register
 
 
@@ -42,7 +42,7 @@ def test_it_creates_lists_and_edits_models(api, publisher, governance, team):
     policy = api(governance).patch("/api/v1/models/churn/", {"required_approvals": 2}, format="json")
     assert policy.status_code == 200
     assert RegisteredModel.objects.get(name="churn").required_approvals == 2
-    assert StageTransition.objects.filter(kind=LedgerKind.MODEL_CHANGED).count() == 1
+    assert LedgerEntry.objects.filter(kind=LedgerKind.MODEL_CHANGED).count() == 1
 
 
 def test_it_filters_models(api, publisher, reviewer, team, registered_model):
@@ -261,7 +261,7 @@ def test_aliases_compare_and_set(api, publisher, reviewer, registered_model):
         == "alias"
     )
     kinds = list(
-        StageTransition.objects.filter(kind__in=[LedgerKind.ALIAS_SET, LedgerKind.ALIAS_REMOVED])
+        LedgerEntry.objects.filter(kind__in=[LedgerKind.ALIAS_SET, LedgerKind.ALIAS_REMOVED])
         .order_by("id")
         .values_list("kind", flat=True)
     )
@@ -273,7 +273,14 @@ def test_the_audit_list_filters_newest_first(api, publisher, reviewer, registere
     promote(v1, publisher, reviewer)
     client = api(publisher)
     rows = client.get("/api/v1/audit/").json()["results"]
-    assert [r["kind"] for r in rows] == ["approved", "approval", "requested", "direct", "registered"]
+    assert [r["kind"] for r in rows] == [
+        "approved",
+        "approval",
+        "requested",
+        "direct",
+        "registered",
+        "model_created",
+    ]
     assert rows[0]["actor"] == reviewer.username
     assert rows[0]["to_stage"] == "production"
     assert rows[0]["model"] == "fraud-detector"
@@ -289,7 +296,7 @@ def test_the_audit_list_filters_newest_first(api, publisher, reviewer, registere
     assert kinds("?model=fraud-detector&version=1&kind=registered") == ["registered"]
     future = (timezone.now() + timedelta(hours=1)).isoformat()
     assert kinds("?since=" + future.replace("+", "%2B")) == []
-    assert len(kinds("?until=" + future.replace("+", "%2B"))) == 5
+    assert len(kinds("?until=" + future.replace("+", "%2B"))) == 6
     assert client.get("/api/v1/audit/?kind=bogus").status_code == 400
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from models_app import services
-from models_app.models import StageTransition
+from models_app.models import LedgerEntry
 from tests.api.conftest import post_version
 from tests.conftest import register
 
@@ -134,12 +134,12 @@ def test_permission_matrix(request, api, registered_model, publisher, reviewer, 
     setup, call, allowed = WRITES[write]
     context = setup(registered_model, publisher, reviewer)
     user = None if persona == "anonymous" else request.getfixturevalue(persona)
-    ledger_before = StageTransition.objects.count()
+    ledger_before = LedgerEntry.objects.count()
     response = call(api(user), context)
     expected = 401 if persona == "anonymous" else allowed.get(persona, 403)
     assert response.status_code == expected, (write, persona, response.content[:300])
     if expected >= 400:
-        assert StageTransition.objects.count() == ledger_before  # a refused write leaves no trace
+        assert LedgerEntry.objects.count() == ledger_before  # a refused write leaves no trace
         body = response.json()
         assert body["errors"][0]["code"] in {
             "not_authenticated",

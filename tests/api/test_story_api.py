@@ -108,6 +108,7 @@ def test_the_pipeline_story(role_groups, team, publisher, reviewer):
         for row in reversed(audit)
     ]
     assert story == [
+        ("model_created", None, "", "", publisher.username),
         ("registered", 1, "", "none", publisher.username),
         ("direct", 1, "none", "staging", publisher.username),
         ("requested", 1, "", "", publisher.username),

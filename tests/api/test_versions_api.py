@@ -7,8 +7,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from models_app.api.parsers import HashingUploadHandler
+from models_app.choices import LedgerKind
 from models_app.exceptions import TooLarge
-from models_app.models import ArtifactFile, ModelVersion, StageTransition
+from models_app.models import ArtifactFile, LedgerEntry, ModelVersion
 from models_app.storage.artifacts import artifact_storage
 from tests.api.conftest import post_version, sha256
 from tests.conftest import promote, register, stored_keys
@@ -330,4 +331,4 @@ def test_a_model_list_lists_the_versions_of_a_model_only(api, publisher, team, r
     register(registered_model, publisher)
     response = api(publisher).get("/api/v1/models/churn/versions/")
     assert [(v["model"], v["version"]) for v in response.json()["results"]] == [("churn", 1)]
-    assert StageTransition.objects.count() == 2
+    assert LedgerEntry.objects.filter(kind=LedgerKind.REGISTERED).count() == 2

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from models_app import services
 from models_app.choices import RequestStatus, Stage
-from models_app.models import Approval, StageTransition
+from models_app.models import Approval, LedgerEntry
 from tests.conftest import make_user, register
 from tests.ui.scenario import build_scenario
 
@@ -154,4 +154,4 @@ def test_script_and_img_onerror_in_a_description_render_inert(page, sign_in, pub
     expect(card.locator("script, img, [onerror]")).to_have_count(0)
     expect(card.get_by_role("link", name="click")).to_have_count(0)  # javascript: link stripped
     assert page.dialogs == []
-    assert StageTransition.objects.filter(registered_model=model).exists()
+    assert LedgerEntry.objects.filter(registered_model=model).exists()

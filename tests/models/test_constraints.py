@@ -3,9 +3,9 @@
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from models_app.choices import Decision, Stage
+from models_app.choices import Decision, LedgerKind, Stage
 from models_app.exceptions import AppendOnlyViolation
-from models_app.models import Approval, ModelVersion, StageTransition, TransitionRequest
+from models_app.models import Approval, LedgerEntry, ModelVersion, TransitionRequest
 from tests.conftest import promote, register
 
 
@@ -53,7 +53,7 @@ def test_two_pending_requests_for_one_target_are_refused(registered_model, publi
 @pytest.fixture
 def ledger_row(registered_model, publisher):
     register(registered_model, publisher)
-    return StageTransition.objects.get()
+    return LedgerEntry.objects.get(kind=LedgerKind.REGISTERED)
 
 
 def test_the_orm_cannot_change_or_delete_ledger_rows(ledger_row):
@@ -63,19 +63,19 @@ def test_the_orm_cannot_change_or_delete_ledger_rows(ledger_row):
     with pytest.raises(AppendOnlyViolation):
         ledger_row.delete()
     with pytest.raises(AppendOnlyViolation):
-        StageTransition.objects.all().update(comment="rewritten")
+        LedgerEntry.objects.all().update(comment="rewritten")
     with pytest.raises(AppendOnlyViolation):
-        StageTransition.objects.all().delete()
+        LedgerEntry.objects.all().delete()
     with pytest.raises(AppendOnlyViolation):
-        StageTransition.objects.bulk_update([ledger_row], ["comment"])
-    assert StageTransition.objects.get().comment == ""
+        LedgerEntry.objects.bulk_update([ledger_row], ["comment"])
+    assert LedgerEntry.objects.get(pk=ledger_row.pk).comment == ""
 
 
 @pytest.mark.postgres
 def test_raw_sql_cannot_change_or_delete_ledger_rows_on_postgresql(ledger_row):
     if connection.vendor != "postgresql":
         pytest.skip("the append-only trigger is PostgreSQL's")
-    table = StageTransition._meta.db_table
+    table = LedgerEntry._meta.db_table
     for sql in (f"UPDATE {table} SET comment = 'rewritten'", f"DELETE FROM {table}"):
         with (
             pytest.raises(Exception, match=r"(?i)cannot (update|delete)"),
@@ -83,4 +83,4 @@ def test_raw_sql_cannot_change_or_delete_ledger_rows_on_postgresql(ledger_row):
             connection.cursor() as cur,
         ):
             cur.execute(sql)
-    assert StageTransition.objects.get().comment == ""
+    assert LedgerEntry.objects.get(pk=ledger_row.pk).comment == ""

@@ -188,7 +188,7 @@ print(json.dumps({{u.username: api_token_create(user=u, name="e2e")[1] for u in 
 FINAL = f"""
 import json
 from models_app.ledger import verify_chain
-from models_app.models import ModelVersion, StageTransition
+from models_app.models import ModelVersion, LedgerEntry
 versions = ModelVersion.objects.filter(registered_model__name="{MODEL}")
 report = verify_chain()
 print(json.dumps({{
@@ -196,7 +196,7 @@ print(json.dumps({{
     "production": list(versions.filter(stage="production").values_list("version", flat=True)),
     "chain_ok": report.ok,
     "rows": report.checked,
-    "request_ids": sorted(set(StageTransition.objects.exclude(request_id="").values_list("request_id", flat=True))),
+    "request_ids": sorted(set(LedgerEntry.objects.exclude(request_id="").values_list("request_id", flat=True))),
 }}))
 """
 

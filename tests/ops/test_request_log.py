@@ -7,7 +7,7 @@ import logging
 import pytest
 from django.test import RequestFactory
 
-from models_app.models import StageTransition
+from models_app.models import LedgerEntry
 from models_app.ops.context import current_request_id
 from models_app.ops.logs import JsonFormatter, RequestIdFilter
 from models_app.ops.middleware import RequestLogMiddleware, clean_request_id
@@ -102,7 +102,7 @@ def test_it_writes_the_request_id_into_ledger_rows_and_lifecycle_logs(registered
     assert response["X-Request-ID"] == "ci-build-7"
     assert seen["during"] == "ci-build-7"
     assert current_request_id() == ""  # reset once the response is out
-    row = StageTransition.objects.get(version=seen["version"], kind="registered")
+    row = LedgerEntry.objects.get(version=seen["version"], kind="registered")
     assert row.request_id == "ci-build-7"
 
     lines = json_lines(caplog.records)

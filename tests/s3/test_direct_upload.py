@@ -20,7 +20,7 @@ from models_app.exceptions import (
     UploadClosed,
     UploadIncomplete,
 )
-from models_app.models import ArtifactFile, Event, StageTransition, UploadSession
+from models_app.models import ArtifactFile, Event, LedgerEntry, UploadSession
 from models_app.services import DeclaredFile
 from models_app.storage import objectstore
 
@@ -88,7 +88,7 @@ def test_it_uploads_a_file_larger_than_one_part(s3_storage, small_parts, registe
     assert pending_uploads(s3_storage) == []
     session.refresh_from_db()
     assert session.status == UploadStatus.COMPLETED
-    row = StageTransition.objects.get(version=version, kind=LedgerKind.REGISTERED)
+    row = LedgerEntry.objects.get(version=version, kind=LedgerKind.REGISTERED)
     assert row.details["direct_upload"] is True and row.details["bytes"] == len(big) + 13
     # A retried completion returns the same version.
     assert services.version_upload_complete(session=session, actor=publisher).pk == version.pk

@@ -9,7 +9,7 @@ from django.db import close_old_connections, connection
 from models_app import services
 from models_app.choices import Stage
 from models_app.ledger import verify_chain
-from models_app.models import ModelVersion, StageTransition, TransitionRequest
+from models_app.models import LedgerEntry, ModelVersion, TransitionRequest
 from models_app.storage.artifacts import IncomingFile
 from tests.conftest import register
 
@@ -86,7 +86,7 @@ def test_two_reviewers_promoting_two_versions_at_once_leave_one_production(
     # The ledger tells the same story: each version's stage is its last stage-change row.
     for version in ModelVersion.objects.all():
         last = (
-            StageTransition.objects.filter(
+            LedgerEntry.objects.filter(
                 version=version, kind__in=["direct", "approved", "automatic", "rollback"]
             )
             .order_by("-id")

@@ -19,15 +19,13 @@ from models_app.exceptions import (
     VersionNotReady,
 )
 from models_app.ledger import verify_chain
-from models_app.models import ModelVersion, StageTransition
+from models_app.models import LedgerEntry, ModelVersion
 from tests.conftest import promote, register
 
 
 def stage_rows(version):
     return list(
-        StageTransition.objects.filter(
-            version=version, kind__in=["direct", "approved", "automatic", "rollback"]
-        )
+        LedgerEntry.objects.filter(version=version, kind__in=["direct", "approved", "automatic", "rollback"])
         .order_by("id")
         .values_list("kind", "from_stage", "to_stage")
     )
@@ -52,9 +50,7 @@ def test_a_publisher_moves_a_version_to_staging_and_back(v1, publisher):
     v1.refresh_from_db()
     assert v1.stage == Stage.NONE
     assert stage_rows(v1) == [("direct", "none", "staging"), ("direct", "staging", "none")]
-    assert (
-        StageTransition.objects.filter(version=v1, kind="direct").first().actor_username == publisher.username
-    )
+    assert LedgerEntry.objects.filter(version=v1, kind="direct").first().actor_username == publisher.username
 
 
 def test_production_needs_an_approved_request(staged, publisher, superuser):
@@ -121,7 +117,7 @@ def test_a_request_is_approved_by_another_reviewer(staged, publisher, reviewer):
     assert req.decided_at is not None
     assert staged.stage == Stage.PRODUCTION
     assert stage_rows(staged)[-1] == ("approved", "staging", "production")
-    approved = StageTransition.objects.get(version=staged, kind="approved")
+    approved = LedgerEntry.objects.get(version=staged, kind="approved")
     assert approved.transition_request == req
     assert approved.actor == reviewer
     assert approved.comment == "looks good"
@@ -185,7 +181,7 @@ def test_one_rejection_rejects(registered_model, governance, staged, publisher, 
     assert staged.stage == Stage.STAGING
     with pytest.raises(RequestAlreadyDecided):
         services.transition_request_approve(transition_request=req, reviewer=reviewer2)
-    assert StageTransition.objects.get(kind=LedgerKind.REJECTION).comment == "latency regressed"
+    assert LedgerEntry.objects.get(kind=LedgerKind.REJECTION).comment == "latency regressed"
 
 
 def test_the_requester_may_cancel_and_nobody_else(staged, publisher, publisher2, reviewer):
@@ -246,11 +242,11 @@ def test_promotion_archives_the_previous_production_version(registered_model, pu
     req = promote(v2, publisher, reviewer)
     v1.refresh_from_db()
     assert (v1.stage, v2.stage) == (Stage.ARCHIVED, Stage.PRODUCTION)
-    automatic = StageTransition.objects.get(kind=LedgerKind.AUTOMATIC)
+    automatic = LedgerEntry.objects.get(kind=LedgerKind.AUTOMATIC)
     assert (automatic.version, automatic.from_stage, automatic.to_stage) == (v1, "production", "archived")
     assert automatic.transition_request == req
     # The archive is written before the promotion, in the same transaction.
-    assert automatic.id < StageTransition.objects.get(version=v2, kind=LedgerKind.APPROVED).id
+    assert automatic.id < LedgerEntry.objects.get(version=v2, kind=LedgerKind.APPROVED).id
     assert ModelVersion.objects.filter(registered_model=registered_model, stage="production").count() == 1
 
 
@@ -276,7 +272,7 @@ def test_a_reviewer_rolls_back_with_a_reason(registered_model, two_productions, 
     assert (v1.stage, v2.stage) == (Stage.PRODUCTION, Stage.ARCHIVED)
     assert stage_rows(v1)[-1] == ("rollback", "archived", "production")
     assert stage_rows(v2)[-1] == ("automatic", "production", "archived")
-    assert StageTransition.objects.get(kind=LedgerKind.ROLLBACK).comment == "v2 error rate spiked"
+    assert LedgerEntry.objects.get(kind=LedgerKind.ROLLBACK).comment == "v2 error rate spiked"
 
 
 def test_rollback_needs_a_reason(registered_model, two_productions, reviewer):
@@ -346,9 +342,7 @@ def test_aliases_move_with_compare_and_set_and_are_ledgered(registered_model, pu
     )
     assert not v1.aliases.exists()
     assert not v2.aliases.exists()
-    rows = list(
-        StageTransition.objects.filter(alias="champion").order_by("id").values_list("kind", "details")
-    )
+    rows = list(LedgerEntry.objects.filter(alias="champion").order_by("id").values_list("kind", "details"))
     assert rows == [
         ("alias_set", {"from_version": None, "to_version": 1}),
         ("alias_set", {"from_version": 1, "to_version": 2}),
@@ -376,4 +370,4 @@ def test_the_whole_story_keeps_the_chain_valid(registered_model, two_productions
     services.version_rollback(registered_model=registered_model, version_number=1, actor=reviewer, reason="r")
     report = verify_chain()
     assert report.ok
-    assert report.checked == StageTransition.objects.count()
+    assert report.checked == LedgerEntry.objects.count()

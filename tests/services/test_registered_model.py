@@ -3,7 +3,7 @@ import pytest
 from models_app import services
 from models_app.choices import LedgerKind
 from models_app.exceptions import InvalidInput, ModelAlreadyExists, NotAllowed
-from models_app.models import RegisteredModel, StageTransition
+from models_app.models import LedgerEntry, RegisteredModel
 
 
 def test_it_creates_a_model_for_the_publishers_team(publisher, team):
@@ -66,7 +66,7 @@ def test_governance_changes_required_approvals_and_the_ledger_records_it(registe
     )
     registered_model.refresh_from_db()
     assert registered_model.required_approvals == 3
-    row = StageTransition.objects.get(kind=LedgerKind.MODEL_CHANGED)
+    row = LedgerEntry.objects.get(kind=LedgerKind.MODEL_CHANGED)
     assert row.details == {"required_approvals": {"from": 1, "to": 3}}
     assert row.actor_username == governance.username
 

@@ -17,7 +17,7 @@ from models_app.exceptions import (
     NotAllowed,
     StorageUnavailable,
 )
-from models_app.models import ArtifactFile, ModelVersion, StageTransition
+from models_app.models import ArtifactFile, LedgerEntry, ModelVersion
 from models_app.storage import objectstore
 from models_app.storage.artifacts import IncomingFile, artifact_storage, iter_file
 from tests.conftest import BreaksHalfway, register, stored_keys
@@ -51,7 +51,7 @@ def test_it_stores_every_file_with_size_and_sha256(any_storage, registered_model
         assert path not in key
         assert key.startswith(f"artifacts/{registered_model.pk}/")
     assert stored_keys(any_storage) == sorted(r.storage_key for r in records.values())
-    row = StageTransition.objects.get(version=version)
+    row = LedgerEntry.objects.get(version=version)
     assert row.kind == LedgerKind.REGISTERED
     assert row.to_stage == Stage.NONE
 

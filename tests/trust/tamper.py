@@ -8,10 +8,10 @@ import pgtrigger
 from django.db import connection
 
 from models_app.ledger import compute_hash
-from models_app.models import StageTransition
+from models_app.models import LedgerEntry
 from models_app.models.pipeline import Event
 
-TABLE = StageTransition._meta.db_table
+TABLE = LedgerEntry._meta.db_table
 
 
 @contextlib.contextmanager
@@ -19,7 +19,7 @@ def superpowers():
     """On PostgreSQL the append-only trigger refuses UPDATE/DELETE; an attacker with DB superuser rights
     could drop it, which ``pgtrigger.ignore`` simulates. On SQLite raw SQL goes straight through."""
     if connection.vendor == "postgresql":
-        with pgtrigger.ignore("models_app.StageTransition:append_only"):
+        with pgtrigger.ignore("models_app.LedgerEntry:append_only"):
             yield
     else:
         yield
@@ -32,7 +32,7 @@ def rewrite_comment(row_id: int, text: str) -> None:
 
 def rewrite_comment_and_hash(row_id: int, text: str) -> None:
     """A cleverer attacker: recompute the altered row's own hash so it verifies on its own."""
-    row = StageTransition.objects.get(pk=row_id)
+    row = LedgerEntry.objects.get(pk=row_id)
     row.comment = text
     new_hash = compute_hash(row)
     with superpowers(), connection.cursor() as cursor:
@@ -52,7 +52,7 @@ def delete_row(row_id: int) -> None:
 def insert_copy(source_id: int, *, prev_hash: str | None = None, valid_hash: bool = False) -> int:
     """Insert a copy of a row with a new id: with a made-up link by default, or chained and hashed
     correctly onto ``prev_hash`` (what a forger who knows the scheme would write)."""
-    row = StageTransition.objects.get(pk=source_id)
+    row = LedgerEntry.objects.get(pk=source_id)
     row.pk = None
     row._state.adding = True
     row.comment = "forged approval"

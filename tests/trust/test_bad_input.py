@@ -11,11 +11,11 @@ from models_app.models import (
     ApiToken,
     Approval,
     ArtifactFile,
+    LedgerEntry,
     ModelAlias,
     ModelVersion,
     PromotionPolicy,
     RegisteredModel,
-    StageTransition,
     TransitionRequest,
 )
 from models_app.services.tokens import api_token_create
@@ -29,7 +29,7 @@ TABLES = (
     TransitionRequest,
     Approval,
     ModelAlias,
-    StageTransition,
+    LedgerEntry,
     PromotionPolicy,
     ApiToken,
 )

@@ -17,12 +17,13 @@ from models_app.ledger import verify_chain
 from models_app.models import (
     Approval,
     ArtifactFile,
+    LedgerEntry,
     LedgerHead,
     ModelVersion,
     RegisteredModel,
-    StageTransition,
     TransitionRequest,
 )
+from models_app.services import _shared
 from models_app.storage.artifacts import IncomingFile
 from tests.conftest import promote, register
 
@@ -39,16 +40,14 @@ def assert_invariants(model: RegisteredModel):
     assert sum(v.stage == Stage.PRODUCTION for v in versions) <= 1
     for v in versions:
         last = (
-            StageTransition.objects.filter(
-                version=v, kind__in=["direct", "approved", "automatic", "rollback"]
-            )
+            LedgerEntry.objects.filter(version=v, kind__in=["direct", "approved", "automatic", "rollback"])
             .order_by("-id")
             .first()
         )
         assert v.stage == (last.to_stage if last else Stage.NONE)
     report = verify_chain()
     assert report.ok, report.problem
-    assert LedgerHead.objects.get(pk=1).count == StageTransition.objects.count()
+    assert LedgerHead.objects.get(pk=1).count == LedgerEntry.objects.count()
 
 
 # -- the database connection dropped mid-operation (PostgreSQL) ---------------------------------------
@@ -83,9 +82,9 @@ def test_connection_dropped_mid_promotion_leaves_nothing_half_done(
     v2 = register(registered_model, publisher)
     services.version_transition(version=v2, to="staging", actor=publisher)
     req = services.transition_request_create(version=v2, to="production", requested_by=publisher)
-    rows_before = StageTransition.objects.count()
+    rows_before = LedgerEntry.objects.count()
 
-    original = services._set_stage
+    original = _shared.set_stage
     calls = []
 
     def set_stage_then_die(version, target, **kwargs):
@@ -95,7 +94,7 @@ def test_connection_dropped_mid_promotion_leaves_nothing_half_done(
             kill_own_backend()
         return original(version, target, **kwargs)
 
-    monkeypatch.setattr(services, "_set_stage", set_stage_then_die)
+    monkeypatch.setattr(_shared, "set_stage", set_stage_then_die)
     with pytest.raises(DatabaseError):
         services.transition_request_approve(transition_request=req, reviewer=reviewer, comment="ok")
     assert calls == [Stage.ARCHIVED, Stage.PRODUCTION]
@@ -108,7 +107,7 @@ def test_connection_dropped_mid_promotion_leaves_nothing_half_done(
     assert (v1.stage, v2.stage) == (Stage.PRODUCTION, Stage.STAGING)
     assert req.status == RequestStatus.PENDING
     assert not Approval.objects.filter(transition_request=req).exists()
-    assert StageTransition.objects.count() == rows_before
+    assert LedgerEntry.objects.count() == rows_before
     assert_invariants(registered_model)
     # The retry after the outage goes through normally.
     services.transition_request_approve(transition_request=req, reviewer=reviewer, comment="ok")
@@ -179,7 +178,7 @@ def test_storage_failing_mid_upload_leaves_no_version_and_no_bytes(
     registered_model, publisher, settings, artifact_root
 ):
     register(registered_model, publisher)
-    rows_before = StageTransition.objects.count()
+    rows_before = LedgerEntry.objects.count()
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
@@ -200,6 +199,6 @@ def test_storage_failing_mid_upload_leaves_no_version_and_no_bytes(
     # Neither the whole first file nor the partial second one is left behind.
     assert stored_files(artifact_root) == files_before
     assert ModelVersion.objects.filter(registered_model=registered_model).count() == 1
-    assert StageTransition.objects.count() == rows_before
+    assert LedgerEntry.objects.count() == rows_before
     assert not TransitionRequest.objects.exists()
     assert_invariants(registered_model)

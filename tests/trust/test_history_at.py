@@ -11,7 +11,7 @@ from django.db import connection
 
 from models_app import selectors, services
 from models_app.choices import LedgerKind, Stage
-from models_app.models import Approval, StageTransition, TransitionRequest
+from models_app.models import Approval, LedgerEntry, TransitionRequest
 from tests.conftest import promote, register
 from tests.trust.tamper import superpowers
 
@@ -20,7 +20,7 @@ GATES = [{"metric": "accuracy", "op": ">=", "value": 0.92}]
 
 def moment():
     """The newest ledger row's time: a 'T' right after the last change."""
-    return StageTransition.objects.order_by("-id").first().created_at
+    return LedgerEntry.objects.order_by("-id").first().created_at
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ def test_a_moment_between_rows_sees_only_earlier_rows(story, registered_model):
 
 def test_every_moment_matches_the_stages_replayed_by_hand(story, registered_model):
     """At each ledger row's time, the snapshot agrees with a plain replay of stage-change rows."""
-    rows = list(StageTransition.objects.filter(registered_model=registered_model).order_by("id"))
+    rows = list(LedgerEntry.objects.filter(registered_model=registered_model).order_by("id"))
     for row in rows:
         expected: dict[int, str] = {}
         for earlier in rows:

@@ -12,7 +12,7 @@ from models_app import policies, services
 from models_app.choices import LedgerKind, RequestStatus, Stage
 from models_app.exceptions import FreezeWindowActive, InvalidInput, NotAllowed, PolicyGateFailed
 from models_app.ledger import verify_chain
-from models_app.models import PromotionPolicy, StageTransition
+from models_app.models import LedgerEntry, PromotionPolicy
 from tests.conftest import make_user, promote, register
 
 GATES = [
@@ -44,7 +44,7 @@ def request_production(version, publisher):
 def test_it_refuses_a_request_failing_the_gates_naming_each_metric(registered_model, publisher, governance):
     services.promotion_policy_set(registered_model=registered_model, actor=governance, metric_gates=GATES)
     version = staged(registered_model, publisher, {"metrics": {"accuracy": 0.9}})
-    rows_before = StageTransition.objects.count()
+    rows_before = LedgerEntry.objects.count()
     with pytest.raises(PolicyGateFailed) as exc:
         request_production(version, publisher)
     assert exc.value.code == "policy_gate_failed"
@@ -52,14 +52,14 @@ def test_it_refuses_a_request_failing_the_gates_naming_each_metric(registered_mo
     assert "accuracy is 0.9 (needs >= 0.92)" in str(exc.value)
     assert "latency_p95_ms is not recorded (needs <= 40)" in str(exc.value)
     assert not version.transition_requests.exists()
-    assert StageTransition.objects.count() == rows_before
+    assert LedgerEntry.objects.count() == rows_before
 
 
 def test_a_passing_request_records_the_gate_evidence(registered_model, publisher, reviewer, governance):
     services.promotion_policy_set(registered_model=registered_model, actor=governance, metric_gates=GATES)
     version = staged(registered_model, publisher, GOOD)
     req = request_production(version, publisher)
-    row = StageTransition.objects.get(transition_request=req, kind=LedgerKind.REQUESTED)
+    row = LedgerEntry.objects.get(transition_request=req, kind=LedgerKind.REQUESTED)
     assert row.details["gates"] == [
         {"gate": "accuracy >= 0.92", "value": 0.95, "passed": True},
         {"gate": "latency_p95_ms <= 40", "value": 31, "passed": True},
@@ -104,7 +104,7 @@ def test_it_needs_two_approvals_with_one_from_governance(
     req.refresh_from_db()
     version.refresh_from_db()
     assert (req.status, version.stage) == (RequestStatus.APPROVED, Stage.PRODUCTION)
-    approval_rows = StageTransition.objects.filter(transition_request=req, kind=LedgerKind.APPROVAL)
+    approval_rows = LedgerEntry.objects.filter(transition_request=req, kind=LedgerKind.APPROVAL)
     groups = {r.actor_username: r.details["groups"] for r in approval_rows}
     assert groups[gov_reviewer.username] == ["Governance", "Reviewers"]
     assert groups[reviewer.username] == ["Reviewers"]
@@ -213,7 +213,7 @@ def test_every_policy_change_is_a_ledger_row(registered_model, governance):
     services.promotion_policy_set(
         registered_model=registered_model, actor=governance, required_approvals=3, comment="audit finding 12"
     )
-    rows = list(StageTransition.objects.filter(kind=LedgerKind.POLICY_CHANGED).order_by("id"))
+    rows = list(LedgerEntry.objects.filter(kind=LedgerKind.POLICY_CHANGED).order_by("id"))
     assert len(rows) == 2
     assert rows[0].details["changed"] == ["metric_gates"]
     assert rows[0].details["to"]["metric_gates"] == GATES
@@ -258,7 +258,7 @@ def test_bad_policies_are_refused_naming_the_field(registered_model, governance,
     with pytest.raises(InvalidInput) as exc:
         services.promotion_policy_set(registered_model=registered_model, actor=governance, **kwargs)
     assert exc.value.field == field
-    assert not StageTransition.objects.filter(kind=LedgerKind.POLICY_CHANGED).exists()
+    assert not LedgerEntry.objects.filter(kind=LedgerKind.POLICY_CHANGED).exists()
 
 
 def test_the_policy_describes_itself(registered_model, governance):
@@ -299,7 +299,7 @@ def test_governance_sets_a_policy_in_the_admin(client, registered_model, role_gr
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
-    row = StageTransition.objects.get(kind=LedgerKind.POLICY_CHANGED)
+    row = LedgerEntry.objects.get(kind=LedgerKind.POLICY_CHANGED)
     assert (row.actor, row.comment) == (staff, "first policy")
     assert row.details["to"]["group_approvals"] == {"Governance": 1}
     bad = client.post(
@@ -313,5 +313,5 @@ def test_governance_sets_a_policy_in_the_admin(client, registered_model, role_gr
     )
     assert bad.status_code == 200
     assert "metric_gates[0].op" in bad.content.decode()
-    assert StageTransition.objects.filter(kind=LedgerKind.POLICY_CHANGED).count() == 1
+    assert LedgerEntry.objects.filter(kind=LedgerKind.POLICY_CHANGED).count() == 1
     assert Permission  # imported for clarity of the persona's rights

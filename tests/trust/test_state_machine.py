@@ -24,7 +24,7 @@ from models_app import services
 from models_app.choices import STAGE_CHANGE_KINDS, LedgerKind, RequestStatus, Stage, VersionStatus
 from models_app.exceptions import RegistryError
 from models_app.ledger import verify_chain
-from models_app.models import ModelAlias, ModelVersion, StageTransition, TransitionRequest
+from models_app.models import LedgerEntry, ModelAlias, ModelVersion, TransitionRequest
 from models_app.storage.artifacts import IncomingFile
 from tests.conftest import make_user
 
@@ -48,7 +48,7 @@ def make_machine(registered_model, people, seen_kinds: set):
             self.refusals: dict[str, int] = {}
 
         def teardown(self):
-            seen_kinds.update(StageTransition.objects.values_list("kind", flat=True).distinct())
+            seen_kinds.update(LedgerEntry.objects.values_list("kind", flat=True).distinct())
             transaction.set_rollback(True)
             self._atomic.__exit__(None, None, None)
 
@@ -209,7 +209,7 @@ def make_machine(registered_model, people, seen_kinds: set):
 
         @invariant()
         def invariants_hold(self):
-            last_change = StageTransition.objects.filter(
+            last_change = LedgerEntry.objects.filter(
                 version=OuterRef("pk"), kind__in=STAGE_CHANGE_KINDS
             ).order_by("-id")
             versions = list(
@@ -240,15 +240,15 @@ def make_machine(registered_model, people, seen_kinds: set):
                 ).values_list("pk", flat=True)
             )
             recorded = set(
-                StageTransition.objects.filter(
-                    registered_model=self.model, kind=LedgerKind.APPROVED
-                ).values_list("transition_request_id", flat=True)
+                LedgerEntry.objects.filter(registered_model=self.model, kind=LedgerKind.APPROVED).values_list(
+                    "transition_request_id", flat=True
+                )
             )
             assert approved == recorded
             # Aliases are what the alias rows of the ledger say.
             replayed: dict[str, int] = {}
             for kind, alias, number in (
-                StageTransition.objects.filter(
+                LedgerEntry.objects.filter(
                     registered_model=self.model, kind__in=[LedgerKind.ALIAS_SET, LedgerKind.ALIAS_REMOVED]
                 )
                 .order_by("id")

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from models_app import services
 from models_app.ledger import verify_chain
-from models_app.models import LedgerHead, StageTransition
+from models_app.models import LedgerEntry, LedgerHead
 from tests.conftest import promote, register
 from tests.trust import tamper
 
@@ -21,7 +21,7 @@ def history(registered_model, publisher, reviewer):
     v2 = register(registered_model, publisher)
     services.alias_set(registered_model=registered_model, alias="champion", version_number=1, actor=publisher)
     services.version_transition(version=v2, to="staging", actor=publisher)
-    ids = list(StageTransition.objects.order_by("id").values_list("id", flat=True))
+    ids = list(LedgerEntry.objects.order_by("id").values_list("id", flat=True))
     assert len(ids) >= 8
     return ids
 
@@ -117,8 +117,8 @@ def test_the_api_refuses_anonymous_and_roleless_callers(history, client, norole)
 
 def test_the_admin_ledger_links_to_a_verification_page(history, client, governance):
     client.force_login(governance)
-    changelist = client.get(reverse("admin:models_app_stagetransition_changelist"))
-    verify_url = reverse("admin:models_app_stagetransition_verify")
+    changelist = client.get(reverse("admin:models_app_ledgerentry_changelist"))
+    verify_url = reverse("admin:models_app_ledgerentry_verify")
     assert verify_url in changelist.content.decode()
     page = client.get(verify_url)
     assert page.status_code == 200
@@ -127,7 +127,7 @@ def test_the_admin_ledger_links_to_a_verification_page(history, client, governan
     tamper.delete_row(history[5])
     broken = client.get(verify_url).content.decode()
     assert 'data-ok="false"' in broken
-    change_url = reverse("admin:models_app_stagetransition_change", args=[history[6]])
+    change_url = reverse("admin:models_app_ledgerentry_change", args=[history[6]])
     assert f'href="{change_url}">#{history[6]}</a>' in broken
 
 
@@ -136,4 +136,4 @@ def test_the_admin_verification_page_needs_ledger_view_rights(history, client, r
 
     staff_without_role = make_user("stan-staff", is_staff=True)
     client.force_login(staff_without_role)
-    assert client.get(reverse("admin:models_app_stagetransition_verify")).status_code == 403
+    assert client.get(reverse("admin:models_app_ledgerentry_verify")).status_code == 403

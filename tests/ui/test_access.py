@@ -14,8 +14,8 @@ PAGES = [
     ("models_app:modelversion-detail", ["fraud-detector", 3]),
     ("models_app:modelversion-compare", ["fraud-detector"]),
     ("models_app:transitionrequest-list", []),
-    ("models_app:stagetransition-list", []),
-    ("models_app:stagetransition-export", []),
+    ("models_app:ledgerentry-list", []),
+    ("models_app:ledgerentry-export", []),
 ]
 
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from models_app import services
 from models_app.choices import LedgerKind, RequestStatus, Stage
-from models_app.models import Approval, StageTransition, TransitionRequest
+from models_app.models import Approval, LedgerEntry, TransitionRequest
 from tests.conftest import register
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def test_a_reviewer_approves_with_a_comment_and_production_moves(login, scenario
     scenario.production.refresh_from_db()
     assert scenario.candidate.stage == Stage.PRODUCTION
     assert scenario.production.stage == Stage.ARCHIVED
-    row = StageTransition.objects.filter(version=scenario.candidate, kind=LedgerKind.APPROVED).get()
+    row = LedgerEntry.objects.filter(version=scenario.candidate, kind=LedgerKind.APPROVED).get()
     assert row.comment == "AUC gain holds."
     assert row.actor_username == reviewer.username
 
@@ -197,11 +197,11 @@ def test_a_reviewer_rolls_back_with_a_reason(login, scenario, reviewer):
     assert "Reason: A reason is required to roll back." in messages_of(response)
     response = login(reviewer).post(url, {"reason": "v2 misroutes EU traffic"}, follow=True)
     assert "Rolled back: v1 is in Production again." in messages_of(response)
-    row = StageTransition.objects.get(version=scenario.archived, kind=LedgerKind.ROLLBACK)
+    row = LedgerEntry.objects.get(version=scenario.archived, kind=LedgerKind.ROLLBACK)
     assert row.comment == "v2 misroutes EU traffic"
 
 
 def test_publishers_cannot_roll_back(login, scenario, publisher):
     url = reverse("models_app:modelversion-rollback", args=["fraud-detector", 1])
     assert login(publisher).post(url, {"reason": "x"}).status_code == 403
-    assert not StageTransition.objects.filter(kind=LedgerKind.ROLLBACK).exists()
+    assert not LedgerEntry.objects.filter(kind=LedgerKind.ROLLBACK).exists()

@@ -49,7 +49,7 @@ def test_hostile_text_everywhere_renders_inert(login, publisher, reviewer, team)
         reverse("models_app:modelversion-detail", args=["hostile", 1]),
         reverse("models_app:modelversion-compare", args=["hostile"]) + "?versions=1",
         reverse("models_app:transitionrequest-list"),
-        reverse("models_app:stagetransition-list"),
+        reverse("models_app:ledgerentry-list"),
     ):
         response = client.get(url)
         assert response.status_code == 200, url

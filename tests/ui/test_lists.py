@@ -13,8 +13,8 @@ from tests.conftest import register
 pytestmark = pytest.mark.django_db
 
 APPROVALS = reverse("models_app:transitionrequest-list")
-AUDIT = reverse("models_app:stagetransition-list")
-EXPORT = reverse("models_app:stagetransition-export")
+AUDIT = reverse("models_app:ledgerentry-list")
+EXPORT = reverse("models_app:ledgerentry-export")
 
 
 def test_approvals_show_pending_requests_by_default_with_inline_htmx_forms(login, scenario, reviewer):

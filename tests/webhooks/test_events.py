@@ -10,7 +10,7 @@ from django.db import transaction
 from models_app import services
 from models_app.choices import EventType, LedgerKind
 from models_app.exceptions import ChecksumMismatch, SelfApprovalForbidden
-from models_app.models import Event, StageTransition
+from models_app.models import Event, LedgerEntry
 from models_app.pipeline.events import LEDGER_EVENT_TYPES, event_body
 from models_app.storage.artifacts import IncomingFile
 from tests.conftest import promote, register
@@ -58,7 +58,7 @@ def test_it_emits_an_event_for_every_lifecycle_change(registered_model, publishe
     sequences = list(Event.objects.order_by("sequence").values_list("sequence", flat=True))
     assert sequences == list(range(1, len(sequences) + 1))
     # Every ledger row has exactly one event, written with it.
-    assert Event.objects.exclude(ledger_entry=None).count() == StageTransition.objects.count()
+    assert Event.objects.exclude(ledger_entry=None).count() == LedgerEntry.objects.count()
 
     archive = Event.objects.filter(type=EventType.STAGE_CHANGED, payload__kind=LedgerKind.AUTOMATIC).first()
     body = event_body(archive)

@@ -18,7 +18,7 @@ from django.db import transaction
 
 from models_app import services
 from models_app.choices import RequestStatus, Role, Stage
-from models_app.models import ModelAlias, ModelVersion, RegisteredModel, StageTransition, TransitionRequest
+from models_app.models import LedgerEntry, ModelAlias, ModelVersion, RegisteredModel, TransitionRequest
 from models_app.role_permissions import ensure_role_groups
 from models_app.storage.artifacts import IncomingFile
 
@@ -341,7 +341,7 @@ class Command(BaseCommand):
         return version
 
     def _to(self, version: ModelVersion, stage: Stage, actor: str, comment: str = "") -> None:
-        if StageTransition.objects.filter(version=version, to_stage=stage).exists():
+        if LedgerEntry.objects.filter(version=version, to_stage=stage).exists():
             return
         services.version_transition(version=version, to=stage, actor=self.users[actor], comment=comment)
 

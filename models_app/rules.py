@@ -1,0 +1,349 @@
+"""Every precondition of the registry, one function each.
+
+A rule answers with a *refusal*, the domain error (with its code and message) that explains why the
+action is not allowed, or ``None`` when it is. Services raise the refusal (``refuse(...)``); the API,
+the MLflow layer, the reviewer UI and the admin ask the same functions which actions to offer, so a
+rule and its message exist in exactly one place.
+
+Rules are pure: they take the facts they decide on as arguments (the version as the service read it
+under its lock, whether a pending request exists, the model's policy, the moment) and read nothing
+themselves, so a page and a service given the same facts give the same answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from models_app import roles
+from models_app.choices import RequestStatus, Stage, VersionStatus
+from models_app.exceptions import (
+    AlreadyVoted,
+    ApprovalRequired,
+    DuplicatePendingRequest,
+    FreezeWindowActive,
+    InvalidInput,
+    InvalidTransition,
+    NeverInProduction,
+    NotAllowed,
+    PolicyGateFailed,
+    RegistryError,
+    RequestAlreadyDecided,
+    RollbackRequired,
+    SelfApprovalForbidden,
+    StaleState,
+    VersionNotReady,
+)
+from models_app.lifecycle import REQUIRES_APPROVAL, REVIEWER_TARGETS, ROLLBACK_MOVES, is_allowed
+
+Refusal = RegistryError | None
+
+NO_ROLE_MESSAGE = (
+    "Your account has no registry role yet. Ask Governance to add you to Publishers, Reviewers or Governance."
+)
+
+
+def refuse(refusal: Refusal) -> None:
+    """Raise ``refusal`` when there is one: how services apply a rule."""
+    if refusal is not None:
+        raise refusal
+
+
+def first(*refusals: Refusal) -> Refusal:
+    """The first refusal of several rules checked in order, or None."""
+    return next((r for r in refusals if r is not None), None)
+
+
+# -- using the registry at all ----------------------------------------------------------------------------
+
+
+def may_use_registry(user) -> Refusal:
+    """Signed in, active and holding a registry role (Publishers, Reviewers, Governance) or superuser."""
+    if roles.has_any_role(user):
+        return None
+    return NotAllowed(NO_ROLE_MESSAGE)
+
+
+# -- models -----------------------------------------------------------------------------------------------
+
+
+def may_create_model(user, *, team) -> Refusal:
+    """Publishers create models for the teams they belong to."""
+    if roles.can_create_model(user, team):
+        return None
+    return NotAllowed(f"Only Publishers who are members of team '{team.name}' can create its models.")
+
+
+def may_edit_model(user, *, registered_model) -> Refusal:
+    """The model's team publishers and Governance edit its description and tags."""
+    if roles.can_edit_model(user, registered_model):
+        return None
+    return NotAllowed("Only the model's team publishers or Governance can edit its description and tags.")
+
+
+def may_govern(user) -> Refusal:
+    """Governance changes a model's team, its required approvals and its promotion policy."""
+    if roles.can_govern_model(user):
+        return None
+    return NotAllowed("Only Governance can change a model's team, required approvals or promotion policy.")
+
+
+# -- versions ---------------------------------------------------------------------------------------------
+
+
+def may_publish(user, *, registered_model) -> Refusal:
+    """The model's team publishers register versions (in one request or by direct upload)."""
+    if roles.can_publish(user, registered_model):
+        return None
+    return NotAllowed(
+        f"Only Publishers of team '{registered_model.team.name}' can register versions of "
+        f"'{registered_model.name}'."
+    )
+
+
+def may_edit_version(user, *, version) -> Refusal:
+    """The model's team publishers (and Governance) edit a version's description and tags."""
+    if roles.can_edit_model(user, version.registered_model):
+        return None
+    return NotAllowed("Only the model's team publishers can edit its versions.")
+
+
+def version_usable(version, *, to: str, field: str | None = None) -> Refusal:
+    """A version is usable (staged, aliased, deployed, downloaded) only once every file is stored and
+    verified; ``to`` says for what, e.g. ``"change stage"``."""
+    if version.status == VersionStatus.READY:
+        return None
+    return VersionNotReady(
+        f"v{version.version} is {version.status}; only ready versions can {to}.", field=field
+    )
+
+
+def may_manage_uploads(user, *, session) -> Refusal:
+    """A direct upload (and its part URLs, which are write capabilities on the bucket) is seen, completed
+    or aborted by whoever opened it or the model's team publishers."""
+    if session.created_by_id == user.pk or roles.can_publish(user, session.version.registered_model):
+        return None
+    return NotAllowed("Only the model's team publishers can see, complete or abort its uploads.")
+
+
+# -- stages -----------------------------------------------------------------------------------------------
+
+
+def may_change_stages(user, *, registered_model) -> Refusal:
+    """Whether the user takes part in stage changes of this model at all (its team's publishers or
+    Reviewers); which moves each may make is ``may_move``'s to say."""
+    if roles.can_publish(user, registered_model) or roles.can_rollback(user):
+        return None
+    return NotAllowed(
+        f"You cannot change stages of '{registered_model.name}': that needs team Publishers or Reviewers."
+    )
+
+
+def may_move(user, *, version, target: Stage) -> Refusal:
+    """A direct move (no approval): where the transition table allows it, by the right role.
+
+    Production needs a request (ApprovalRequired), archived -> production a rollback; moves to Archived
+    are the Reviewers', the others the team's publishers'. Freeze windows are ``not_frozen``'s.
+    """
+    current = Stage(version.stage)
+    model = version.registered_model
+    if refusal := version_usable(version, to="change stage"):
+        return refusal
+    if (current, target) in ROLLBACK_MOVES:
+        return RollbackRequired()
+    if target in REQUIRES_APPROVAL and current == Stage.STAGING:
+        return ApprovalRequired()
+    if not is_allowed(current, target):
+        return InvalidTransition(current=current, target=target)
+    if target in REVIEWER_TARGETS:
+        if not roles.can_rollback(user):
+            return NotAllowed("Only Reviewers can archive versions.")
+    elif not roles.can_publish(user, model):
+        return NotAllowed(
+            f"Only Publishers of team '{model.team.name}' can move versions of '{model.name}' to {target}."
+        )
+    return None
+
+
+def not_frozen(policy, *, registered_model, now: datetime) -> Refusal:
+    """Production changes other than rollbacks are refused while a freeze window of the policy is open."""
+    window = next((w for w in policy.freeze_windows if w.contains(now)), None)
+    if window is None:
+        return None
+    return FreezeWindowActive(
+        f"Production changes to '{registered_model.name}' are frozen from {window.start.isoformat()} "
+        f"until {window.end.isoformat()}"
+        + (f" ({window.reason})" if window.reason else "")
+        + "; only rollbacks are allowed.",
+        field="to",
+    )
+
+
+def may_roll_back(user, *, version=None, ever_in_production: bool = True) -> Refusal:
+    """Reviewers return a ready, archived version that was in Production before straight to Production.
+
+    Without ``version``: whether the user may roll back at all.
+    """
+    if not roles.can_rollback(user):
+        return NotAllowed("Only Reviewers can roll back Production.")
+    if version is None:
+        return None
+    if refusal := version_usable(version, to="change stage"):
+        return refusal
+    if not ever_in_production:
+        return NeverInProduction(
+            f"v{version.version} has never been in Production, so it cannot be rolled back to; "
+            "request a promotion instead.",
+            field="version",
+        )
+    current = Stage(version.stage)
+    if not is_allowed(current, Stage.PRODUCTION, rollback=True):
+        return InvalidTransition(current=current, target=Stage.PRODUCTION, rollback=True)
+    return None
+
+
+# -- transition requests ----------------------------------------------------------------------------------
+
+
+def needs_request(target: Stage) -> Refusal:
+    """Only moves that need approval are requested; the others are made directly."""
+    if target in REQUIRES_APPROVAL:
+        return None
+    return InvalidInput(
+        f"Moving to '{target}' needs no approval; make the move directly instead.", field="to"
+    )
+
+
+def may_request(user, *, version, target: Stage, has_pending: bool) -> Refusal:
+    """The team's publishers request a move that needs approval for a ready version, one at a time."""
+    current = Stage(version.stage)
+    return first(
+        needs_request(target),
+        may_request_for(user, registered_model=version.registered_model),
+        version_usable(version, to="change stage"),
+        None if is_allowed(current, target) else InvalidTransition(current=current, target=target),
+        DuplicatePendingRequest(
+            f"v{version.version} already has a pending request to move to {target}.", field="version"
+        )
+        if has_pending
+        else None,
+    )
+
+
+def may_request_for(user, *, registered_model) -> Refusal:
+    """Whether the user may request promotions of this model's versions at all."""
+    if roles.can_publish(user, registered_model):
+        return None
+    return NotAllowed(
+        f"Only Publishers of team '{registered_model.team.name}' can request promotions of "
+        f"'{registered_model.name}'."
+    )
+
+
+def gates_pass(policy, *, registered_model, version) -> Refusal:
+    """Every metric gate of the policy passes on the version's metrics (checked at request and at each
+    approval, since the policy may have been tightened meanwhile)."""
+    failures = [msg for gate in policy.metric_gates if (msg := gate.check(version.metrics)) is not None]
+    if not failures:
+        return None
+    return PolicyGateFailed(
+        f"v{version.version} of '{registered_model.name}' fails the Production gates: "
+        + "; ".join(failures)
+        + ".",
+        field="metrics",
+    )
+
+
+def request_applicable(*, transition_request, version) -> Refusal:
+    """An approved request is applied only while its version is still in Staging, where it was requested."""
+    current = Stage(version.stage)
+    if current != Stage.STAGING:
+        return StaleState(
+            f"v{version.version} is in {current} now, no longer in Staging; the request cannot be applied."
+        )
+    target = Stage(transition_request.target_stage)
+    if not is_allowed(current, target):
+        return InvalidTransition(current=current, target=target)
+    return None
+
+
+def may_decide(user) -> Refusal:
+    """Whether the user decides transition requests at all (Reviewers)."""
+    if roles.can_decide(user):
+        return None
+    return NotAllowed("Only Reviewers can approve or reject transition requests.")
+
+
+def may_decide_request(user, *, transition_request, decided_by: Iterable[int]) -> Refusal:
+    """A Reviewer other than the requester decides a pending request once; ``decided_by`` holds the ids
+    of the reviewers who already did."""
+    if transition_request.status != RequestStatus.PENDING:
+        return RequestAlreadyDecided(
+            f"Request #{transition_request.pk} is already {transition_request.status}."
+        )
+    if transition_request.requested_by_id == user.pk:
+        return SelfApprovalForbidden()
+    if refusal := may_decide(user):
+        return refusal
+    if user.pk in set(decided_by):
+        return AlreadyVoted(f"You have already decided on request #{transition_request.pk}.")
+    return None
+
+
+def may_cancel(user, *, transition_request) -> Refusal:
+    """Only the requester (or a superuser) withdraws a pending request."""
+    if transition_request.status != RequestStatus.PENDING:
+        return RequestAlreadyDecided(
+            f"Request #{transition_request.pk} is already {transition_request.status}."
+        )
+    if transition_request.requested_by_id == user.pk or user.is_superuser:
+        return None
+    return NotAllowed("Only the requester can cancel a transition request.")
+
+
+# -- aliases, deployments, webhooks -----------------------------------------------------------------------
+
+
+def may_move_alias(user, *, registered_model) -> Refusal:
+    """The model's team publishers and Reviewers set, move and remove its aliases."""
+    if roles.can_publish(user, registered_model) or roles.can_rollback(user):
+        return None
+    return NotAllowed(
+        f"Only Publishers of team '{registered_model.team.name}' or Reviewers can move aliases of "
+        f"'{registered_model.name}'."
+    )
+
+
+def may_report_deployment(user, *, registered_model) -> Refusal:
+    """The model's team publishers and Reviewers (who roll back) report what CD deployed."""
+    if roles.can_publish(user, registered_model) or roles.can_rollback(user):
+        return None
+    return NotAllowed(
+        f"Only Publishers of team '{registered_model.team.name}' or Reviewers can report deployments of "
+        f"'{registered_model.name}'."
+    )
+
+
+def may_manage_webhooks(user, *, registered_model=None, team=None) -> Refusal:
+    """Subscriptions to a model's (or a team's) events are managed by that team's publishers and by
+    Governance; a subscription to every model is Governance's alone."""
+    if (
+        user
+        and user.is_authenticated
+        and user.is_active
+        and (user.is_superuser or roles.can_govern_model(user))
+    ):
+        return None
+    scope = registered_model.team if registered_model is not None else team
+    if scope is None:
+        return NotAllowed(
+            "Only Governance can subscribe to the events of every model; give a model or a team."
+        )
+    if (
+        user
+        and user.is_authenticated
+        and user.has_perm(roles.PUBLISH_PERM)
+        and roles.is_team_member(user, scope)
+    ):
+        return None
+    return NotAllowed(f"Only Publishers of team '{scope.name}' or Governance can manage these webhooks.")

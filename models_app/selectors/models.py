@@ -1,0 +1,49 @@
+"""Reads of registered models, with the joins their representations need."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+
+from models_app.choices import Stage
+from models_app.exceptions import (
+    ModelNotFound,
+)
+from models_app.models import (
+    ModelAlias,
+    ModelVersion,
+    RegisteredModel,
+)
+from models_app.names import canonical_name
+from models_app.selectors.pipeline import current_deployments_prefetch
+
+
+def model_list() -> QuerySet[RegisteredModel]:
+    """Models with their team, Production version number and Staging count annotated."""
+    production = ModelVersion.objects.filter(registered_model=OuterRef("pk"), stage=Stage.PRODUCTION)
+    return (
+        RegisteredModel.objects.select_related("team", "created_by", "promotion_policy")
+        .annotate(
+            production_version=Subquery(production.values("version")[:1]),
+            staging_count=Count("versions", filter=Q(versions__stage=Stage.STAGING), distinct=True),
+            latest_version=Max("versions__version"),
+        )
+        .prefetch_related(
+            Prefetch("aliases", queryset=ModelAlias.objects.select_related("version")),
+            current_deployments_prefetch(),
+        )
+        .order_by("name")
+    )
+
+
+def model_get(*, name: str) -> RegisteredModel:
+    """A model by name, compared in canonical form; ModelNotFound otherwise."""
+    model = model_list().filter(name=canonical_name(name)).first()
+    if model is None:
+        raise ModelNotFound(f"No model named '{name}'.", field="name")
+    return model
+
+
+def model_list_with_staging() -> QuerySet[RegisteredModel]:
+    """``model_list`` plus each model's Staging versions as ``staging_versions`` (for the models page)."""
+    staging = ModelVersion.objects.filter(stage=Stage.STAGING).order_by("-version")
+    return model_list().prefetch_related(Prefetch("versions", queryset=staging, to_attr="staging_versions"))

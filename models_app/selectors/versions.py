@@ -1,0 +1,82 @@
+"""Reads of versions and their files, and version references (numbers, stages, ``@alias``)."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from models_app import rules
+from models_app.choices import Stage, VersionStatus
+from models_app.exceptions import (
+    FileNotFound,
+    VersionNotFound,
+)
+from models_app.models import (
+    ArtifactFile,
+    LedgerEntry,
+    ModelAlias,
+    ModelVersion,
+    RegisteredModel,
+)
+from models_app.selectors.pipeline import current_deployments_prefetch
+
+
+def version_list(*, registered_model: RegisteredModel | None = None) -> QuerySet[ModelVersion]:
+    """Versions with everything their representation shows, newest first."""
+    qs = ModelVersion.objects.select_related(
+        "registered_model", "registered_model__team", "created_by", "parent"
+    )
+    qs = qs.prefetch_related(
+        "files",
+        Prefetch("aliases", queryset=ModelAlias.objects.order_by("name")),
+        current_deployments_prefetch(),
+    )
+    if registered_model is not None:
+        qs = qs.filter(registered_model=registered_model)
+    return qs.order_by("registered_model_id", "-version")
+
+
+def version_get(*, registered_model: RegisteredModel, ref: str | int) -> ModelVersion:
+    """Resolve a version reference: a number, ``latest``, a stage name, or ``@alias``.
+
+    ``latest`` is the newest ready version; ``staging`` the newest version in Staging.
+    """
+    qs = version_list(registered_model=registered_model)
+    ref_text = str(ref).strip()
+    version = None
+    if ref_text.isdigit():
+        version = qs.filter(version=int(ref_text)).first()
+    elif ref_text == "latest":
+        version = qs.filter(status=VersionStatus.READY).first()
+    elif ref_text in Stage.values and ref_text != Stage.NONE:
+        version = qs.filter(stage=ref_text).first()
+    elif ref_text.startswith("@") and len(ref_text) > 1:
+        alias = ModelAlias.objects.filter(registered_model=registered_model, name=ref_text[1:]).first()
+        version = qs.filter(pk=alias.version_id).first() if alias else None
+    else:
+        raise VersionNotFound(
+            f"'{ref_text}' is not a version reference; use a number, 'latest', 'production', 'staging', "
+            "'archived' or '@alias'.",
+            field="ref",
+        )
+    if version is None:
+        raise VersionNotFound(f"'{registered_model.name}' has no version '{ref_text}'.", field="ref")
+    return version
+
+
+def version_file_get(*, version: ModelVersion, path: str) -> ArtifactFile:
+    """The file record of ``version`` at ``path``; only ready versions can be downloaded."""
+    rules.refuse(rules.version_usable(version, to="be downloaded", field="ref"))
+    record = ArtifactFile.objects.filter(version=version, path=path).first()
+    if record is None:
+        raise FileNotFound(
+            f"v{version.version} of '{version.registered_model.name}' has no file {path!r}.", field="path"
+        )
+    return record
+
+
+def version_children(*, version: ModelVersion) -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.filter(parent=version).select_related("registered_model").order_by("version")
+
+
+def version_ever_in_production(*, version: ModelVersion) -> bool:
+    return LedgerEntry.objects.filter(version=version, to_stage=Stage.PRODUCTION).exists()
