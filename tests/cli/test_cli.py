@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from models_app import cli
+from modelreg import cli
 from models_app.choices import EventType, Stage
 from models_app.models import ArtifactFile, Event, ModelVersion
 from models_app.tokens import api_token_create

@@ -32,7 +32,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 from tqdm import tqdm
 
-from models_app import transfer
+from modelreg import transfer
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 CHUNK = 1024 * 1024
