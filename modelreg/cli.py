@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import datetime
 
 from modelreg.client import CliError, Registry
 from modelreg.commands import (
@@ -29,6 +30,18 @@ from modelreg.commands import (
 )
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def iso_time(text: str) -> str:
+    """An ``--at`` value: checked here so a typo is a usage error (exit 2), sent to the registry as given."""
+    try:
+        # Python 3.11's fromisoformat reads the ISO 8601 forms the registry does, "Z" included.
+        datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time (for example 2024-06-01T12:00:00Z)"
+        ) from None
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("history", parents=[common], help="A model's audit trail, or its stages at a moment.")
     p.add_argument("model")
-    p.add_argument("--at", metavar="TIME", help="ISO time: which version held each stage and alias then.")
+    p.add_argument(
+        "--at", type=iso_time, metavar="TIME", help="ISO time: which version held each stage and alias then."
+    )
     p.add_argument("--limit", type=int, default=200, help="At most this many ledger rows.")
     p.set_defaults(func=cmd_history)
 

@@ -9,7 +9,6 @@ import os
 import posixpath
 import shutil
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -210,8 +209,10 @@ def cmd_pull(reg: Registry, args) -> int:
     out = Path(args.output).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     # Download beside the output (same filesystem, so the final moves are renames) and move into place
-    # only when every file has verified.
-    staging = Path(tempfile.mkdtemp(prefix=f".modelreg-{model}-", dir=out.parent))
+    # only when every file has verified. A plain mkdir rather than tempfile.mkdtemp: a new output is
+    # this directory renamed, so it must have the mode the umask gives, not mkdtemp's 0700.
+    staging = out.parent / f".modelreg-{model}-{uuid.uuid4().hex[:16]}"
+    staging.mkdir()
     try:
         with progress_bar(sum(f["size"] for f in files), f"{model} v{number}", args.quiet) as bar:
             for f in files:
