@@ -327,7 +327,7 @@ SETUP = f"""
 from django.contrib.auth.models import Group, Permission, User
 from models_app import services
 from models_app.role_permissions import ensure_role_groups
-from models_app.tokens import api_token_create
+from models_app.services import api_token_create
 ensure_role_groups(Group, Permission)
 team = Group.objects.get_or_create(name="bench-team")[0]
 user = User.objects.create_user("bench", password="bench-password-123")

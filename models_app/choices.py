@@ -76,7 +76,7 @@ class Role(models.TextChoices):
 
 
 class EventType(models.TextChoices):
-    """The type of an outbox event (the ``type`` of its webhook body); listed in models_app/events.py."""
+    """The type of an outbox event (the ``type`` of its webhook body); listed in models_app/pipeline/events.py."""
 
     MODEL_CREATED = "model.created", "Model created"
     MODEL_UPDATED = "model.updated", "Model settings changed"

@@ -27,7 +27,7 @@ if os.path.isdir("/dev/shm"):  # noqa: S108
 # The supervisor (manage.py serve) owns the process; several instances on one machine must not share
 # gunicorn's default control socket path.
 control_socket_disable = True
-# The application logs one line per request itself (models_app.middleware), with the request id.
+# The application logs one line per request itself (models_app.ops.middleware), with the request id.
 accesslog = None
 
 _format = os.environ.get("REGISTRY_LOG_FORMAT", "json")

@@ -1,8 +1,8 @@
 """Governance admin for the pipeline integration: webhook subscriptions, deliveries with their attempt
 log (and replay), the events outbox and deployment reports.
 
-Imported at the bottom of admin.py. Governance and superusers see and manage these; every change goes
-through models_app/webhooks.py, which checks the same rules as the API.
+Governance and superusers see and manage these; every change goes
+through the webhook services, which apply the same rules as the API.
 """
 
 from __future__ import annotations

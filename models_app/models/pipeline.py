@@ -1,7 +1,7 @@
 """Tables of the pipeline integration: the events outbox, webhook subscriptions and deliveries, deployments.
 
-Imported at the bottom of models.py so Django registers them with the app. Writes happen only through
-models_app/events.py, models_app/webhooks.py and services.deployment_report.
+Writes happen only through
+models_app/pipeline/events.py and the services (webhooks, deployments).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from models_app.models.pipeline import Deployment, Event, WebhookAttempt, Webhoo
 def event_list_after(
     *, after: int = 0, limit: int = 100, types: list[str] | None = None, registered_model=None
 ) -> list[Event]:
-    """Events with a sequence above ``after``, oldest first: the feed (see models_app/events.py).
+    """Events with a sequence above ``after``, oldest first: the feed (see models_app/pipeline/events.py).
 
     Sequences become visible in order, so a cursor at the last sequence read never skips one.
     """

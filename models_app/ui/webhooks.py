@@ -1,6 +1,6 @@
 """Reviewer UI for a model's team: its webhook subscriptions, their recent deliveries, and replay.
 
-Every write goes through models_app/webhooks.py (which checks who may manage what and the SSRF rules);
+Every write goes through the webhook services (which apply who may manage what and the SSRF rules);
 a refusal becomes a message on the page. A new secret is rendered in the response itself, never put in
 a flash message (those may travel in a cookie).
 """

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from models_app import cli
+from modelreg import cli
 from models_app.choices import EventType, Stage
 from models_app.models import ArtifactFile, Event, ModelVersion
 from models_app.services.tokens import api_token_create
@@ -110,6 +112,34 @@ def test_push_then_pull_round_trips_byte_identical_files(
     assert out.strip() == "1"
     assert tree(target) == tree(workdir / "out")
     assert not list(tmp_path.glob(".modelreg-*"))  # no temporary directory left behind
+
+
+@pytest.mark.parametrize(
+    ("umask", "dir_mode", "file_mode"),
+    [(0o022, 0o755, 0o644), (0o027, 0o750, 0o640)],
+    ids=["umask-022", "umask-027"],
+)
+def test_pull_gives_the_output_the_modes_of_the_umask(
+    modelreg, workdir, tmp_path, registered_model, publisher, umask, dir_mode, file_mode
+):
+    assert modelreg(publisher, "push", "fraud-detector", "out")[0] == 0
+    target = tmp_path / "deploy"
+    previous = os.umask(umask)
+    try:
+        code, _, err = modelreg(publisher, "pull", "fraud-detector:1", "-o", str(target))
+    finally:
+        os.umask(previous)
+    assert code == 0, err
+    modes = {
+        p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode)
+        for p in [target, *target.rglob("*")]
+    }
+    assert modes == {
+        "deploy": dir_mode,  # as `mkdir deploy` would make it, not a temporary directory's 0700
+        "deploy/weights": dir_mode,
+        "deploy/config.json": file_mode,
+        "deploy/weights/layer1.bin": file_mode,
+    }
 
 
 def test_a_retried_push_with_the_same_key_creates_one_version(modelreg, workdir, registered_model, publisher):

@@ -2,7 +2,7 @@
 
 The database is a real one this module creates, migrates (through `serve` itself) and drops. Artifacts
 go to an S3 API server (moto) on 127.0.0.1, so the instances keep nothing on local disk (in a build
-without the S3 transfer layer, models_app/objectstore.py, they share an artifact directory instead,
+without the S3 transfer layer, models_app/storage/objectstore.py, they share an artifact directory instead,
 as two machines would share a network file system). Instance B
 reaches PostgreSQL through a TCP proxy the test controls: cutting the proxy is how the database "stops"
 for B without touching the shared server.
@@ -172,7 +172,7 @@ SETUP = f"""
 import json
 from django.contrib.auth.models import Group, User
 from models_app import services
-from models_app.tokens import api_token_create
+from models_app.services import api_token_create
 team = Group.objects.create(name="fraud-team")
 def user(name, *groups):
     u = User.objects.create_user(name)

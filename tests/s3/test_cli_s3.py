@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from models_app import cli
+from modelreg import cli
 from models_app.choices import UploadStatus, VersionStatus
 from models_app.models import ModelVersion, UploadSession
 from models_app.services.tokens import api_token_create

@@ -11,9 +11,9 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 
+from modelreg.transfer import TransferError, download_file, upload_version
 from models_app.models import ArtifactFile, ModelVersion, UploadSession
 from models_app.services.tokens import api_token_create
-from models_app.transfer import TransferError, download_file, upload_version
 
 MiB = 1024 * 1024
 

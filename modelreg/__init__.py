@@ -1,0 +1,1 @@
+"""``modelreg``: the model registry's command-line client; HTTP only, nothing from Django."""
