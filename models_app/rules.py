@@ -301,6 +301,20 @@ def may_cancel(user, *, transition_request) -> Refusal:
     return NotAllowed("Only the requester can cancel a transition request.")
 
 
+# -- users -----------------------------------------------------------------------------------------------
+
+
+def may_deactivate_user(actor, *, user) -> Refusal:
+    """Governance deactivates users (never themselves); only a superuser deactivates a superuser."""
+    if not (actor.is_active and actor.has_perm("auth.change_user")):
+        return NotAllowed("Only Governance can deactivate users.")
+    if user.pk == actor.pk:
+        return NotAllowed("You cannot deactivate your own account.")
+    if user.is_superuser and not actor.is_superuser:
+        return NotAllowed("Only a superuser can deactivate a superuser.")
+    return None
+
+
 # -- aliases, deployments, webhooks -----------------------------------------------------------------------
 
 

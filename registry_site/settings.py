@@ -344,7 +344,7 @@ WEBHOOK_LEASE_SECONDS = env.float("REGISTRY_WEBHOOK_LEASE_SECONDS", default=60.0
 WEBHOOK_POLL_SECONDS = env.float("REGISTRY_WEBHOOK_POLL_SECONDS", default=1.0)
 WEBHOOK_SECRET_OVERLAP_HOURS = env.float("REGISTRY_WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
 
-# Operations: readiness and metrics (models_app/api/health.py, models_app/ops/metrics.py).
+# Operations: readiness and metrics (models_app/api/views/health.py, models_app/ops/metrics.py).
 REGISTRY_READY_CACHE_SECONDS = env.float("REGISTRY_READY_CACHE_SECONDS", default=1.5)
 REGISTRY_METRICS_TOKEN = env.str("REGISTRY_METRICS_TOKEN", default="")
 REGISTRY_METRICS_ALLOW_ANONYMOUS = env.bool("REGISTRY_METRICS_ALLOW_ANONYMOUS", default=False)

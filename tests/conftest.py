@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
@@ -16,6 +17,29 @@ from models_app.storage.artifacts import IncomingFile
 
 # The S3 server fixtures (s3_server, s3_bucket, s3_storage, any_storage) for every test folder.
 pytest_plugins = ["tests.s3_fixtures"]
+
+
+def _on_postgres() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
+def pytest_report_header(config):
+    if not _on_postgres():
+        return (
+            "database: SQLite; tests marked 'postgres' are deselected (DATABASE_URL=postgres://... runs them)"
+        )
+    return "database: PostgreSQL"
+
+
+def pytest_collection_modifyitems(config, items):
+    """On SQLite, tests of PostgreSQL behaviour (row locks, triggers, two instances) are deselected, and the
+    run says so; they are never collected only to be skipped."""
+    if _on_postgres():
+        return
+    postgres_only = [item for item in items if item.get_closest_marker("postgres")]
+    if postgres_only:
+        items[:] = [item for item in items if not item.get_closest_marker("postgres")]
+        config.hook.pytest_deselected(items=postgres_only)
 
 
 @pytest.fixture(autouse=True)
@@ -159,3 +183,10 @@ def promote(version, publisher, reviewer, comment="ship it"):
 @pytest.fixture
 def is_postgres():
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def postgres_only():
+    """For tests marked ``postgres``: they are deselected on SQLite, so reaching here without it is an error."""
+    if connection.vendor != "postgresql":
+        pytest.fail("this test needs PostgreSQL: run it with DATABASE_URL=postgres://...")

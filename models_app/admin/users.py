@@ -6,15 +6,21 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 
+from models_app import services
+from models_app.admin.base import ServiceFormAdmin
+from models_app.exceptions import RegistryError
+
 admin.site.unregister(User)
 
 
 @admin.register(User)
-class RegistryUserAdmin(UserAdmin):
+class RegistryUserAdmin(ServiceFormAdmin, UserAdmin):
     """Users are deactivated, not deleted: the ledger refers to them forever.
 
     Only superusers delete users, grant superuser status or edit a superuser; Governance manages
-    everyone else and their groups (roles and teams).
+    everyone else and their groups (roles and teams). Deactivating someone, by the action or by
+    unticking "active", goes through ``user_deactivate``: their tokens stop working at once and their
+    pending requests are cancelled.
     """
 
     list_filter = ("is_active", "is_staff", "is_superuser", "groups")
@@ -34,10 +40,20 @@ class RegistryUserAdmin(UserAdmin):
             return readonly
         return (*readonly, "is_superuser", "user_permissions")
 
+    def save_model(self, request, obj, form, change):
+        deactivating = change and "is_active" in form.changed_data and not obj.is_active
+        if deactivating:
+            obj.is_active = True  # the service makes that change, with everything it entails
+        super().save_model(request, obj, form, change)
+        if deactivating:
+            self.run_service(services.user_deactivate, user=obj, actor=request.user)
+
     @admin.action(description="Deactivate selected users", permissions=["change"])
     def deactivate_selected(self, request, queryset):
-        targets = queryset.filter(is_active=True).exclude(pk=request.user.pk)
-        if not request.user.is_superuser:
-            targets = targets.exclude(is_superuser=True)
-        count = targets.update(is_active=False)
+        count = 0
+        for user in queryset.filter(is_active=True):
+            try:
+                count += services.user_deactivate(user=user, actor=request.user)
+            except RegistryError as exc:
+                self.message_user(request, f"{user.get_username()}: {exc}", messages.ERROR)
         self.message_user(request, f"Deactivated {count} user(s).", messages.SUCCESS)

@@ -28,6 +28,7 @@ from models_app.services.uploads import (
     version_upload_begin,
     version_upload_complete,
 )
+from models_app.services.users import user_deactivate
 from models_app.services.versions import version_register, version_update
 from models_app.services.webhooks import (
     new_secret,
@@ -57,6 +58,7 @@ __all__ = [
     "transition_request_create",
     "transition_request_reject",
     "upload_sessions_expire",
+    "user_deactivate",
     "version_register",
     "version_rollback",
     "version_transition",

@@ -19,7 +19,7 @@ from models_app import rules, selectors, services
 from models_app.choices import DeliveryState, EventType
 from models_app.exceptions import RegistryError
 from models_app.models import RegisteredModel, WebhookDelivery, WebhookSubscription
-from models_app.ui.views import _attempt, _forbid, _form_error, _get_or_404, registry_view
+from models_app.ui.common import attempt, forbid, form_error, get_or_404, registry_view
 
 
 class WebhookSubscriptionForm(forms.Form):
@@ -42,8 +42,8 @@ class WebhookSubscriptionForm(forms.Form):
 
 
 def _model_for_manager(request: HttpRequest, name: str) -> RegisteredModel:
-    model = _get_or_404(selectors.model_get, name=name)
-    _forbid(rules.may_manage_webhooks(request.user, registered_model=model))
+    model = get_or_404(selectors.model_get, name=name)
+    forbid(rules.may_manage_webhooks(request.user, registered_model=model))
     return model
 
 
@@ -81,7 +81,7 @@ def webhooksubscription_list(request: HttpRequest, name: str) -> HttpResponse:
             except RegistryError as exc:
                 form.add_error("url" if exc.field == "url" else None, str(exc))
         else:
-            _form_error(request, form)
+            form_error(request, form)
     context = {
         "model": model,
         "subscriptions": _subscriptions(model),
@@ -107,7 +107,7 @@ def webhooksubscription_action(request: HttpRequest, name: str, pk: int) -> Http
     sub = _subscription(model, pk)
     action = request.POST.get("action")
     if action in ("activate", "deactivate"):
-        _attempt(
+        attempt(
             request,
             lambda: services.webhook_subscription_update(
                 subscription=sub, actor=request.user, active=action == "activate"
@@ -115,7 +115,7 @@ def webhooksubscription_action(request: HttpRequest, name: str, pk: int) -> Http
             lambda s: f"Subscription #{s.pk} is {'active' if s.active else 'inactive'}.",
         )
     elif action == "delete":
-        _attempt(
+        attempt(
             request,
             lambda: services.webhook_subscription_delete(subscription=sub, actor=request.user),
             lambda _: f"Subscription #{pk} was deleted.",
@@ -135,7 +135,7 @@ def webhookdelivery_replay(request: HttpRequest, name: str, pk: int, delivery_id
     if delivery is None:
         messages.error(request, f"Subscription #{pk} has no delivery #{delivery_id}.")
     else:
-        _attempt(
+        attempt(
             request,
             lambda: services.webhook_delivery_replay(delivery=delivery, actor=request.user),
             lambda d: f"Delivery #{d.pk} will be sent again.",

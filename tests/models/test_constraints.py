@@ -72,9 +72,7 @@ def test_the_orm_cannot_change_or_delete_ledger_rows(ledger_row):
 
 
 @pytest.mark.postgres
-def test_raw_sql_cannot_change_or_delete_ledger_rows_on_postgresql(ledger_row):
-    if connection.vendor != "postgresql":
-        pytest.skip("the append-only trigger is PostgreSQL's")
+def test_raw_sql_cannot_change_or_delete_ledger_rows_on_postgresql(postgres_only, ledger_row):
     table = LedgerEntry._meta.db_table
     for sql in (f"UPDATE {table} SET comment = 'rewritten'", f"DELETE FROM {table}"):
         with (

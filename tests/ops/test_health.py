@@ -2,11 +2,10 @@
 
 import socket
 
-import boto3
 import pytest
 from django.db import OperationalError, connection
 
-from models_app.api import health
+from models_app.api.views import health
 
 
 @pytest.fixture(autouse=True)
@@ -118,21 +117,6 @@ def test_ready_is_503_while_migrations_are_pending_and_remembers_once_applied(cl
 
 # -- S3 ------------------------------------------------------------------------------------------------
 
-S3_PORT = 8147
-
-
-@pytest.fixture(scope="module")
-def s3_server():
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", S3_PORT)) == 0:
-            pytest.skip(f"port {S3_PORT} is taken")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=S3_PORT, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{S3_PORT}"
-    server.stop()
-
 
 def s3_storage(endpoint, bucket):
     return {
@@ -149,21 +133,14 @@ def s3_storage(endpoint, bucket):
 
 @pytest.mark.s3
 @pytest.mark.django_db
-def test_ready_heads_the_s3_bucket(client, settings, s3_server):
-    boto3.client(
-        "s3",
-        endpoint_url=s3_server,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).create_bucket(Bucket="ready-artifacts")
-    settings.STORAGES = {**settings.STORAGES, "default": s3_storage(s3_server, "ready-artifacts")}
+def test_ready_heads_the_s3_bucket(client, settings, s3_server, s3_bucket):
+    settings.STORAGES = {**settings.STORAGES, "default": s3_storage(s3_server.endpoint, s3_bucket)}
     response = client.get("/api/v1/ready/")
     assert response.status_code == 200
     assert response.json()["checks"]["storage"]["backend"] == "s3"
 
     health.reset_caches()
-    settings.STORAGES = {**settings.STORAGES, "default": s3_storage(s3_server, "no-such-bucket")}
+    settings.STORAGES = {**settings.STORAGES, "default": s3_storage(s3_server.endpoint, "no-such-bucket")}
     response = client.get("/api/v1/ready/")
     assert response.status_code == 503
     assert response.json()["checks"]["storage"] == {

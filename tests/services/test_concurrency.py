@@ -17,9 +17,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL row locks")
+def _postgres(postgres_only):
+    """Row locks are PostgreSQL's."""
 
 
 def run_in_threads(targets, timeout=60):

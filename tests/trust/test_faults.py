@@ -66,12 +66,6 @@ def kill_own_backend():
         other.execute("SELECT pg_terminate_backend(%s)", [pid])
 
 
-@pytest.fixture
-def postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("terminating a server process needs PostgreSQL")
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_connection_dropped_mid_promotion_leaves_nothing_half_done(

@@ -282,7 +282,6 @@ def test_the_policy_describes_itself(registered_model, governance):
 
 
 def test_governance_sets_a_policy_in_the_admin(client, registered_model, role_groups):
-    from django.contrib.auth.models import Permission
 
     staff = make_user("gina-gov", role_groups["Governance"], is_staff=True)
     assert PromotionPolicy in site._registry
@@ -314,4 +313,3 @@ def test_governance_sets_a_policy_in_the_admin(client, registered_model, role_gr
     assert bad.status_code == 200
     assert "metric_gates[0].op" in bad.content.decode()
     assert LedgerEntry.objects.filter(kind=LedgerKind.POLICY_CHANGED).count() == 1
-    assert Permission  # imported for clarity of the persona's rights

@@ -29,9 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
-def only_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (row locks, SKIP LOCKED, concurrent connections)")
+def only_postgres(postgres_only):
+    """Row locks, SKIP LOCKED and concurrent connections are PostgreSQL's."""
 
 
 def run_threads(targets, *, timeout: float = 60) -> None:

@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 from models_app import rules, selectors, services
 from models_app.api import serializers as api_serializers
 from models_app.api.schema import error_responses
-from models_app.api.views import NAME_PARAM, ModelScopedMixin, validated
+from models_app.api.views.lookup import NAME_PARAM, ModelScopedMixin, validated
 from models_app.choices import UploadStatus
 from models_app.models import UploadSession
 from models_app.storage import objectstore

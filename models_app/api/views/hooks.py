@@ -17,7 +17,7 @@ from models_app import selectors, services
 from models_app.api.permissions import HasRegistryRole
 from models_app.api.schema import error_responses
 from models_app.api.serializers import StrictInputSerializer
-from models_app.api.views import NAME_PARAM, REF_PARAM, ModelScopedMixin, _version, validated
+from models_app.api.views.lookup import NAME_PARAM, REF_PARAM, ModelScopedMixin, validated, version_or_404
 from models_app.choices import DeliveryState, DeploymentStatus, EventType
 from models_app.exceptions import InvalidInput, NotFound
 from models_app.models import Deployment, Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -263,12 +263,12 @@ class DeploymentListView(ModelScopedMixin, generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Deployment.objects.none()
-        version = _version(self.get_registered_model(), self.kwargs["ref"])
+        version = version_or_404(self.get_registered_model(), self.kwargs["ref"])
         return selectors.deployment_list(version=version)
 
     def post(self, request, name, ref):
         data = validated(DeploymentReportInputSerializer, request.data)
-        version = _version(self.get_registered_model(), ref)
+        version = version_or_404(self.get_registered_model(), ref)
         deployment = services.deployment_report(version=version, reported_by=request.user, **data)
         return Response(self.get_serializer(deployment).data, status=status.HTTP_201_CREATED)
 

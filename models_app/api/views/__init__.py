@@ -1,0 +1,1 @@
+"""The REST API's views, one module per resource; ``lookup`` has what they share."""

@@ -1,0 +1,186 @@
+"""Versions: list, register (one multipart request), get by reference, edit, move, roll back."""
+
+from __future__ import annotations
+
+import json
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, status
+from rest_framework.response import Response
+
+from models_app import rules, selectors, services
+from models_app.api import serializers as s
+from models_app.api.parsers import ArtifactMultiPartParser
+from models_app.api.schema import error_responses
+from models_app.api.views.lookup import NAME_PARAM, REF_PARAM, ModelScopedMixin, validated, version_or_404
+from models_app.exceptions import (
+    InvalidInput,
+)
+from models_app.filters import (
+    ModelVersionFilterSet,
+)
+from models_app.models import ModelVersion
+from models_app.storage.artifacts import IncomingFile
+
+
+def _metadata_from(request) -> dict | None:
+    """The ``metadata`` part as JSON, sent either as a form field or as a file part."""
+    values = request.POST.getlist("metadata")
+    uploads = request.FILES.getlist("metadata")
+    if len(values) + len(uploads) > 1:
+        raise InvalidInput("Send one metadata part.", field="metadata")
+    if uploads:
+        upload = uploads[0]
+        if upload.size > 2 * 1024 * 1024:
+            raise InvalidInput("The metadata part must be at most 2 MiB.", field="metadata")
+        raw = upload.read()
+    elif values:
+        raw = values[0]
+        # Django decodes form fields with errors="replace"; a replacement character means the bytes
+        # were not UTF-8, and guessing at them would store something the client never sent.
+        if "\ufffd" in raw:
+            raise InvalidInput("Must be UTF-8 encoded JSON.", field="metadata")
+    else:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"Must be a JSON object ({exc}).", field="metadata") from None
+
+
+@extend_schema_view(
+    get=extend_schema(summary="List a model's versions", tags=["versions"], parameters=[NAME_PARAM]),
+    post=extend_schema(
+        summary="Register a version (multipart: `file` parts and a `metadata` JSON part)",
+        description=(
+            "Each `file` part's filename is its relative path inside the version. The files are streamed "
+            "to storage and hashed; a declared SHA-256 that does not match, a bad path or a duplicate path "
+            "is refused with 400 and nothing is kept. With `Idempotency-Key`, a retry answers with the "
+            "version the first attempt created (same 201 body, header `Idempotent-Replayed: true`)."
+        ),
+        tags=["versions"],
+        parameters=[
+            NAME_PARAM,
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Makes retries of this registration return the first attempt's version.",
+            ),
+        ],
+        request={"multipart/form-data": s.VersionRegisterInputSerializer},
+        responses={201: s.ModelVersionSerializer, **error_responses(400, 413, 503)},
+    ),
+)
+class ModelVersionListView(ModelScopedMixin, generics.ListAPIView):
+    serializer_class = s.ModelVersionSerializer
+    filterset_class = ModelVersionFilterSet
+
+    def get_parsers(self):
+        if self.request is not None and self.request.method == "POST":
+            return [ArtifactMultiPartParser()]
+        return super().get_parsers()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ModelVersion.objects.none()
+        return selectors.version_list(registered_model=self.get_registered_model())
+
+    def post(self, request, name):
+        model = self.get_registered_model()
+        # Refuse before receiving the body: an outsider's upload is not worth streaming to disk.
+        # The service checks the same rule again.
+        rules.refuse(rules.may_publish(request.user, registered_model=model))
+        parts = request.FILES
+        unknown = sorted(set(parts) - {"file", "metadata"}) + sorted(set(request.POST) - {"metadata"})
+        if unknown:
+            raise InvalidInput("Unknown part; send `file` parts and one `metadata` part.", field=unknown[0])
+        metadata = _metadata_from(request)
+        incoming = [
+            IncomingFile(
+                path=upload.relative_path,
+                stream=upload,
+                content_type=upload.content_type or "application/octet-stream",
+                # Checked against what reaches storage when the client declared nothing.
+                expected_sha256=upload.sha256,
+            )
+            for upload in parts.getlist("file")
+        ]
+        version, created = services.version_register(
+            registered_model=model,
+            created_by=request.user,
+            files=incoming,
+            metadata=metadata,
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        version = version_or_404(model, version.version)
+        body = self.get_serializer(version).data
+        headers = {"Location": body["url"]}
+        if not created:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(body, status=status.HTTP_201_CREATED, headers=headers)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Get a version by reference", tags=["versions"], parameters=[NAME_PARAM, REF_PARAM]
+    ),
+    patch=extend_schema(
+        summary="Edit a version's description and tags",
+        tags=["versions"],
+        parameters=[NAME_PARAM, REF_PARAM],
+        request=s.VersionUpdateInputSerializer,
+        responses={200: s.ModelVersionSerializer},
+    ),
+)
+class ModelVersionDetailView(ModelScopedMixin, generics.GenericAPIView):
+    serializer_class = s.ModelVersionSerializer
+
+    def get(self, request, name, ref):
+        return Response(self.get_serializer(version_or_404(self.get_registered_model(), ref)).data)
+
+    def patch(self, request, name, ref):
+        data = validated(s.VersionUpdateInputSerializer, request.data)
+        model = self.get_registered_model()
+        version = version_or_404(model, ref)
+        services.version_update(version=version, actor=request.user, **data)
+        return Response(self.get_serializer(version_or_404(model, version.version)).data)
+
+
+@extend_schema(
+    summary="Move a version directly (where the rules allow it)",
+    description="Production needs an approved transition request: this answers 409 `approval_required`.",
+    tags=["versions"],
+    parameters=[NAME_PARAM, REF_PARAM],
+    request=s.TransitionInputSerializer,
+    responses={200: s.ModelVersionSerializer, **error_responses(409)},
+)
+class ModelVersionTransitionView(ModelScopedMixin, generics.GenericAPIView):
+    serializer_class = s.ModelVersionSerializer
+
+    def post(self, request, name, ref):
+        data = validated(s.TransitionInputSerializer, request.data)
+        model = self.get_registered_model()
+        version = version_or_404(model, ref)
+        services.version_transition(version=version, actor=request.user, **data)
+        return Response(self.get_serializer(version_or_404(model, version.version)).data)
+
+
+@extend_schema(
+    summary="Roll Production back to a version that was in Production before",
+    tags=["versions"],
+    parameters=[NAME_PARAM],
+    request=s.RollbackInputSerializer,
+    responses={200: s.ModelVersionSerializer, **error_responses(409)},
+)
+class ModelRollbackView(ModelScopedMixin, generics.GenericAPIView):
+    serializer_class = s.ModelVersionSerializer
+
+    def post(self, request, name):
+        data = validated(s.RollbackInputSerializer, request.data)
+        model = self.get_registered_model()
+        version = services.version_rollback(
+            registered_model=model, version_number=data["version"], actor=request.user, reason=data["reason"]
+        )
+        return Response(self.get_serializer(version_or_404(model, version.version)).data)

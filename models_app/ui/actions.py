@@ -1,0 +1,175 @@
+"""The reviewer UI's actions (POST only), each one service call: move, request, roll back, decide, cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from models_app import rules, selectors, services
+from models_app.choices import RequestStatus, Stage
+from models_app.ui.common import (
+    attach_compare_urls,
+    attempt,
+    decorate_requests,
+    forbid,
+    form_error,
+    get_or_404,
+    next_url,
+    registry_view,
+)
+from models_app.ui.forms import CommentForm, RollbackForm, TransitionForm
+
+
+def _version_for_post(name: str, number: int):
+    model = get_or_404(selectors.model_get, name=name)
+    version = get_or_404(selectors.version_get, registered_model=model, ref=number)
+    return model, version
+
+
+def _version_url(model, version) -> str:
+    return reverse("models_app:modelversion-detail", args=[model.name, version.version])
+
+
+@require_POST
+@registry_view
+def modelversion_transition(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    """Move a version to Staging, out of Staging, or to Archived."""
+    model, version = _version_for_post(name, number)
+    forbid(rules.may_change_stages(request.user, registered_model=model))
+    form = TransitionForm(request.POST)
+    if form.is_valid():
+        attempt(
+            request,
+            lambda: services.version_transition(
+                version=version,
+                to=form.cleaned_data["to"],
+                actor=request.user,
+                comment=form.cleaned_data["comment"],
+            ),
+            lambda v: f"v{v.version} moved to {Stage(v.stage).label}.",
+        )
+    else:
+        form_error(request, form)
+    return redirect(next_url(request, _version_url(model, version)))
+
+
+@require_POST
+@registry_view
+def modelversion_request(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    """Request promotion to Production."""
+    model, version = _version_for_post(name, number)
+    forbid(rules.may_request_for(request.user, registered_model=model))
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        attempt(
+            request,
+            lambda: services.transition_request_create(
+                version=version,
+                to=Stage.PRODUCTION,
+                requested_by=request.user,
+                comment=form.cleaned_data["comment"],
+            ),
+            lambda req: (
+                f"Requested Production for v{version.version} (request #{req.pk}); reviewers will decide."
+            ),
+        )
+    else:
+        form_error(request, form)
+    return redirect(next_url(request, _version_url(model, version)))
+
+
+@require_POST
+@registry_view
+def modelversion_rollback(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    """Roll Production back to this (archived, formerly Production) version, with a reason."""
+    model, version = _version_for_post(name, number)
+    forbid(rules.may_roll_back(request.user))
+    form = RollbackForm(request.POST)
+    if form.is_valid():
+        attempt(
+            request,
+            lambda: services.version_rollback(
+                registered_model=model,
+                version_number=version.version,
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+            ),
+            lambda v: f"Rolled back: v{v.version} is in Production again.",
+        )
+    else:
+        form_error(request, form)
+    return redirect(next_url(request, _version_url(model, version)))
+
+
+def _decide(request: HttpRequest, pk: int, service: Callable, verb: str) -> HttpResponse:
+    forbid(rules.may_decide(request.user))
+    req = get_or_404(selectors.transition_request_get, pk=pk)
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        attempt(
+            request,
+            lambda: service(
+                transition_request=req, reviewer=request.user, comment=form.cleaned_data["comment"]
+            ),
+            lambda r: _decision_message(r, verb),
+        )
+    else:
+        form_error(request, form)
+    return _after_request_action(request, pk)
+
+
+def _decision_message(req, verb: str) -> str:
+    label = f"request #{req.pk} ({req.version.registered_model.name} v{req.version.version})"
+    if req.status == RequestStatus.APPROVED:
+        return f"Approved {label}: v{req.version.version} is now in Production."
+    if req.status == RequestStatus.PENDING:
+        return f"Approval recorded on {label}; more approvals are needed."
+    return f"{verb.capitalize()} {label}."
+
+
+def _after_request_action(request: HttpRequest, pk: int) -> HttpResponse:
+    """htmx: the request's card, refreshed, with the messages inside it; otherwise redirect back."""
+    if request.htmx:
+        req = get_or_404(selectors.transition_request_get, pk=pk)
+        decorate_requests([req], request.user)
+        attach_compare_urls([req])
+        return render(
+            request,
+            "models_app/partials/_request_card.html",
+            {"req": req, "comment_form": CommentForm(), "inline_messages": True},
+        )
+    return redirect(next_url(request, reverse("models_app:transitionrequest-list")))
+
+
+@require_POST
+@registry_view
+def transitionrequest_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(request, pk, services.transition_request_approve, "approved")
+
+
+@require_POST
+@registry_view
+def transitionrequest_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(request, pk, services.transition_request_reject, "rejected")
+
+
+@require_POST
+@registry_view
+def transitionrequest_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    req = get_or_404(selectors.transition_request_get, pk=pk)
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        attempt(
+            request,
+            lambda: services.transition_request_cancel(
+                transition_request=req, actor=request.user, comment=form.cleaned_data["comment"]
+            ),
+            lambda r: f"Cancelled request #{r.pk}.",
+        )
+    else:
+        form_error(request, form)
+    return _after_request_action(request, pk)
