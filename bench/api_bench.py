@@ -129,7 +129,7 @@ def seed(n_versions: int, n_models: int, deadline: float) -> dict:
     reviewer = User.objects.get(pk=reviewer.pk)
 
     models = [
-        services.registered_model_create(name=f"bench-{i:03d}", team=team, created_by=publisher)
+        services.registered_model_create(name=f"bench-{i:03d}", team=team, actor=publisher)
         for i in range(n_models)
     ]
     per_model = n_versions // n_models
@@ -141,17 +141,15 @@ def seed(n_versions: int, n_models: int, deadline: float) -> dict:
                 raise SystemExit(f"seeding passed its time limit after {made} versions")
             version, _ = services.version_register(
                 registered_model=model,
-                created_by=publisher,
+                actor=publisher,
                 files=[IncomingFile(path="model.bin", stream=io.BytesIO(f"{model.name}-{number}".encode()))],
                 metadata={"metrics": {"accuracy": random.random()}, "tags": {"seed": str(index)}},
             )
             made += 1
             if number == per_model // 2:
                 services.version_transition(version=version, to="staging", actor=publisher)
-                req = services.transition_request_create(
-                    version=version, to="production", requested_by=publisher
-                )
-                services.transition_request_approve(transition_request=req, reviewer=reviewer)
+                req = services.transition_request_create(version=version, to="production", actor=publisher)
+                services.transition_request_approve(transition_request=req, actor=reviewer)
         print(
             f"  seeded {made}/{n_versions} versions ({time.monotonic() - started:.0f} s)",
             file=sys.stderr,

@@ -82,17 +82,17 @@ def seed() -> dict:
         reviewers.append(user)
     publisher = User.objects.get(pk=publisher.pk)
     for name in MODELS:
-        model = services.registered_model_create(name=name, team=team, created_by=publisher)
+        model = services.registered_model_create(name=name, team=team, actor=publisher)
         version, _ = services.version_register(
             registered_model=model,
-            created_by=publisher,
+            actor=publisher,
             files=[IncomingFile(path="model.bin", stream=io.BytesIO(os.urandom(64 * 1024)))],
             metadata={"metrics": {"accuracy": 0.95}},
         )
         services.version_transition(version=version, to="staging", actor=publisher)
-        req = services.transition_request_create(version=version, to="production", requested_by=publisher)
+        req = services.transition_request_create(version=version, to="production", actor=publisher)
         services.transition_request_approve(
-            transition_request=req, reviewer=User.objects.get(pk=reviewers[0].pk)
+            transition_request=req, actor=User.objects.get(pk=reviewers[0].pk)
         )
     return {
         "publisher": api_token_create(user=publisher, name="load")[1],

@@ -333,7 +333,7 @@ team = Group.objects.get_or_create(name="bench-team")[0]
 user = User.objects.create_user("bench", password="bench-password-123")
 user.groups.add(team, Group.objects.get(name="Publishers"))
 user = User.objects.get(pk=user.pk)
-services.registered_model_create(name="{MODEL}", team=team, created_by=user)
+services.registered_model_create(name="{MODEL}", team=team, actor=user)
 print(api_token_create(user=user, name="bench")[1])
 """
 

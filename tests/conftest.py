@@ -130,7 +130,7 @@ def superuser(db):
 @pytest.fixture
 def registered_model(publisher, team):
     return services.registered_model_create(
-        name="fraud-detector", team=team, created_by=publisher, description="Scores card transactions."
+        name="fraud-detector", team=team, actor=publisher, description="Scores card transactions."
     )
 
 
@@ -140,7 +140,7 @@ def register(model, user, *, files=None, metadata=None, idempotency_key=None):
     incoming = [IncomingFile(path=p, stream=io.BytesIO(data)) for p, data in files.items()]
     version, _ = services.version_register(
         registered_model=model,
-        created_by=user,
+        actor=user,
         files=incoming,
         metadata=metadata or {"metrics": {"accuracy": 0.9}},
         idempotency_key=idempotency_key,
@@ -174,8 +174,8 @@ class BreaksHalfway(io.RawIOBase):
 def promote(version, publisher, reviewer, comment="ship it"):
     """Staging, request, approve: the ordinary road to Production."""
     services.version_transition(version=version, to="staging", actor=publisher)
-    req = services.transition_request_create(version=version, to="production", requested_by=publisher)
-    services.transition_request_approve(transition_request=req, reviewer=reviewer, comment=comment)
+    req = services.transition_request_create(version=version, to="production", actor=publisher)
+    services.transition_request_approve(transition_request=req, actor=reviewer, comment=comment)
     version.refresh_from_db()
     return req
 

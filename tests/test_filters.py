@@ -18,7 +18,7 @@ def test_tags_match_by_key_or_key_value_whatever_the_key(registered_model, publi
     services.registered_model_update(
         registered_model=registered_model, actor=publisher, tags={"use-case": "fraud", "tier": "1"}
     )
-    services.registered_model_create(name="other", team=team, created_by=publisher, tags={"tier": "2"})
+    services.registered_model_create(name="other", team=team, actor=publisher, tags={"tier": "2"})
     models = RegisteredModel.objects.all()
     assert [m.name for m in filtered(RegisteredModelFilterSet, models, "tag=use-case")] == ["fraud-detector"]
     assert [m.name for m in filtered(RegisteredModelFilterSet, models, "tag=use-case:fraud")] == [

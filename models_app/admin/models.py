@@ -134,7 +134,7 @@ class RegisteredModelAdmin(ServiceFormAdmin):
                 services.registered_model_create,
                 name=data["name"],
                 team=data["team"],
-                created_by=request.user,
+                actor=request.user,
                 description=data.get("description") or "",
                 tags=data.get("tags") or {},
                 required_approvals=data.get("required_approvals") or 1,

@@ -109,7 +109,7 @@ class TransitionRequestAdmin(ReadOnlyAdmin):
         comment = form.cleaned_data["comment"]
         for req in queryset:
             try:
-                decided = service(transition_request=req, reviewer=request.user, comment=comment)
+                decided = service(transition_request=req, actor=request.user, comment=comment)
             except RegistryError as exc:
                 self.message_user(request, f"Request #{req.pk} ({req.version}): {exc}", messages.ERROR)
                 continue

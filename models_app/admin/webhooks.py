@@ -135,7 +135,7 @@ class WebhookSubscriptionAdmin(ServiceFormAdmin):
             saved, secret = self.run_service(
                 webhooks.webhook_subscription_create,
                 url=data["url"],
-                created_by=request.user,
+                actor=request.user,
                 event_types=list(data.get("event_types") or []),
                 registered_model=data.get("registered_model"),
                 team=data.get("team"),

@@ -45,7 +45,7 @@ def _clean_deployment_status(value: object) -> DeploymentStatus:
 
 
 def deployment_report(
-    *, version: ModelVersion, environment: str, status: DeploymentStatus | str, reported_by, url: str = ""
+    *, version: ModelVersion, environment: str, status: DeploymentStatus | str, actor, url: str = ""
 ) -> Deployment:
     """Record what a CD pipeline did with a ready version in an environment.
 
@@ -60,7 +60,7 @@ def deployment_report(
         version = refresh_version(version, model)
         rules.refuse(
             rules.first(
-                rules.may_report_deployment(reported_by, registered_model=model),
+                rules.may_report_deployment(actor, registered_model=model),
                 rules.version_usable(version, to="be deployed"),
             )
         )
@@ -71,14 +71,14 @@ def deployment_report(
             environment=environment,
             status=status,
             url=url,
-            reported_by=reported_by,
+            reported_by=actor,
             reported_at=now,
         )
         record(
             registered_model=model,
             version=version,
             kind=LedgerKind.DEPLOYMENT,
-            actor=reported_by,
+            actor=actor,
             comment=f"{status} in {environment}",
             details={
                 "deployment_id": deployment.pk,

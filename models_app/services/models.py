@@ -38,7 +38,7 @@ def registered_model_create(
     *,
     name: str,
     team: Group,
-    created_by,
+    actor,
     description: str = "",
     tags: dict | None = None,
     required_approvals: int = 1,
@@ -52,7 +52,7 @@ def registered_model_create(
     required_approvals = clean_required_approvals(required_approvals)
     tags = clean_tags(tags)
     description = clean_comment(description, field="description")
-    rules.refuse(rules.may_create_model(created_by, team=team))
+    rules.refuse(rules.may_create_model(actor, team=team))
     canonical = canonical_name(name)
     if RegisteredModel.objects.filter(name=canonical).exists():
         raise ModelAlreadyExists(f"A model named '{name}' already exists.", field="name")
@@ -63,13 +63,13 @@ def registered_model_create(
                 description=description,
                 tags=tags,
                 team=team,
-                created_by=created_by,
+                created_by=actor,
             )
             required_approvals_write(model, required_approvals)
             record(
                 registered_model=model,
                 kind=LedgerKind.MODEL_CREATED,
-                actor=created_by,
+                actor=actor,
                 details={"team": team.name, "required_approvals": required_approvals},
             )
     except IntegrityError:

@@ -20,7 +20,7 @@ from models_app.services._shared import (
 
 
 def transition_request_create(
-    *, version: ModelVersion, to: Stage | str, requested_by, comment: str = ""
+    *, version: ModelVersion, to: Stage | str, actor, comment: str = ""
 ) -> TransitionRequest:
     """Ask for a version to be promoted to a stage that needs approval (Production).
 
@@ -36,18 +36,18 @@ def transition_request_create(
         pending = TransitionRequest.objects.filter(
             version=version, target_stage=target, status=RequestStatus.PENDING
         ).exists()
-        rules.refuse(rules.may_request(requested_by, version=version, target=target, has_pending=pending))
+        rules.refuse(rules.may_request(actor, version=version, target=target, has_pending=pending))
         policy = policies.policy_for(model)
         rules.refuse(rules.gates_pass(policy, registered_model=model, version=version))
         now = timezone.now()
         req = TransitionRequest.objects.create(
-            version=version, target_stage=target, requested_by=requested_by, comment=comment, created_at=now
+            version=version, target_stage=target, requested_by=actor, comment=comment, created_at=now
         )
         record(
             registered_model=model,
             version=version,
             kind=LedgerKind.REQUESTED,
-            actor=requested_by,
+            actor=actor,
             transition_request=req,
             comment=comment,
             details={"target_stage": str(target), **policies.gate_evidence(policy, version.metrics)},
@@ -77,7 +77,7 @@ def _check_decider(req: TransitionRequest, reviewer) -> None:
 
 
 def transition_request_approve(
-    *, transition_request: TransitionRequest, reviewer, comment: str = ""
+    *, transition_request: TransitionRequest, actor, comment: str = ""
 ) -> TransitionRequest:
     """Record one reviewer's approval; when enough distinct reviewers approved, apply the move.
 
@@ -86,14 +86,14 @@ def transition_request_approve(
     comment = clean_comment(comment)
     with transaction.atomic():
         model, req = _lock_request(transition_request)
-        _check_decider(req, reviewer)
+        _check_decider(req, actor)
         policy = policies.policy_for(model)
         # The policy may have been tightened since the request: re-check before counting the approval.
         rules.refuse(rules.gates_pass(policy, registered_model=model, version=req.version))
         now = timezone.now()
         Approval.objects.create(
             transition_request=req,
-            reviewer=reviewer,
+            reviewer=actor,
             requester_id=req.requested_by_id,
             decision=Decision.APPROVE,
             comment=comment,
@@ -104,10 +104,10 @@ def transition_request_approve(
             registered_model=model,
             version=version,
             kind=LedgerKind.APPROVAL,
-            actor=reviewer,
+            actor=actor,
             transition_request=req,
             comment=comment,
-            details=policies.reviewer_evidence(reviewer),
+            details=policies.reviewer_evidence(actor),
             now=now,
         )
         approvals = req.approvals.filter(decision=Decision.APPROVE).aggregate(
@@ -124,7 +124,7 @@ def transition_request_approve(
             promote(
                 version,
                 kind=LedgerKind.APPROVED,
-                actor=reviewer,
+                actor=actor,
                 registered_model=model,
                 transition_request=req,
                 comment=comment,
@@ -134,17 +134,17 @@ def transition_request_approve(
 
 
 def transition_request_reject(
-    *, transition_request: TransitionRequest, reviewer, comment: str = ""
+    *, transition_request: TransitionRequest, actor, comment: str = ""
 ) -> TransitionRequest:
     """Reject a request; one rejection closes it."""
     comment = clean_comment(comment)
     with transaction.atomic():
         model, req = _lock_request(transition_request)
-        _check_decider(req, reviewer)
+        _check_decider(req, actor)
         now = timezone.now()
         Approval.objects.create(
             transition_request=req,
-            reviewer=reviewer,
+            reviewer=actor,
             requester_id=req.requested_by_id,
             decision=Decision.REJECT,
             comment=comment,
@@ -157,7 +157,7 @@ def transition_request_reject(
             registered_model=model,
             version=req.version,
             kind=LedgerKind.REJECTION,
-            actor=reviewer,
+            actor=actor,
             transition_request=req,
             comment=comment,
             now=now,

@@ -105,7 +105,7 @@ def _direct_storage():
 def version_upload_begin(
     *,
     registered_model: RegisteredModel,
-    created_by,
+    actor,
     files: Sequence[DeclaredFile],
     metadata: dict | None = None,
     idempotency_key: str | None = None,
@@ -116,10 +116,10 @@ def version_upload_begin(
     generated here; the client's paths stay labels. With an ``idempotency_key`` a retry returns the
     session the first attempt opened.
     """
-    rules.refuse(rules.may_publish(created_by, registered_model=registered_model))
+    rules.refuse(rules.may_publish(actor, registered_model=registered_model))
     storage = _direct_storage()
     idempotency_key = clean_idempotency_key(idempotency_key)
-    existing = existing_for_key(registered_model, created_by, idempotency_key)
+    existing = existing_for_key(registered_model, actor, idempotency_key)
     if existing is not None:
         session = UploadSession.objects.filter(version=existing).first()
         if session is None:
@@ -146,7 +146,7 @@ def version_upload_begin(
             opened.append((declared, key, upload_id))
         session = _upload_session_insert(
             registered_model=registered_model,
-            created_by=created_by,
+            created_by=actor,
             meta=meta,
             parent=parent,
             part_size=part_size,

@@ -71,7 +71,7 @@ def _check_files(files: Sequence[IncomingFile], expected: dict[str, str]) -> Non
 def version_register(
     *,
     registered_model: RegisteredModel,
-    created_by,
+    actor,
     files: Sequence[IncomingFile],
     metadata: dict | None = None,
     idempotency_key: str | None = None,
@@ -82,9 +82,9 @@ def version_register(
     upload, a checksum mismatch or a refused request leaves no version and no stored bytes. With an
     ``idempotency_key`` a retry returns the version the first attempt created (``created`` False).
     """
-    rules.refuse(rules.may_publish(created_by, registered_model=registered_model))
+    rules.refuse(rules.may_publish(actor, registered_model=registered_model))
     idempotency_key = clean_idempotency_key(idempotency_key)
-    existing = existing_for_key(registered_model, created_by, idempotency_key)
+    existing = existing_for_key(registered_model, actor, idempotency_key)
     if existing is not None:
         return existing, False
     meta = clean_version_metadata(metadata)
@@ -118,7 +118,7 @@ def version_register(
                 )
         version, created = _version_insert(
             registered_model=registered_model,
-            created_by=created_by,
+            created_by=actor,
             meta=meta,
             parent=parent,
             stored=stored,
@@ -129,7 +129,7 @@ def version_register(
         if isinstance(exc, Exception):
             events.version_failed_emit(
                 registered_model=registered_model,
-                actor=created_by,
+                actor=actor,
                 reason=str(exc),
                 code=getattr(exc, "code", exc.__class__.__name__),
                 files=[s.path for s in stored],

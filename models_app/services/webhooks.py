@@ -69,7 +69,7 @@ def _clean_description(value: object) -> str:
 def webhook_subscription_create(
     *,
     url: str,
-    created_by,
+    actor,
     event_types: list[str] | None = None,
     registered_model: RegisteredModel | None = None,
     team: Group | None = None,
@@ -82,7 +82,7 @@ def webhook_subscription_create(
     """
     if registered_model is not None and team is not None:
         raise InvalidInput("Filter by a model or by a team, not both.", field="team")
-    _require_manage(created_by, {"registered_model": registered_model, "team": team})
+    _require_manage(actor, {"registered_model": registered_model, "team": team})
     event_types = _clean_event_types(event_types)
     description = _clean_description(description)
     resolve_target(url, field="url")
@@ -95,7 +95,7 @@ def webhook_subscription_create(
         team=team,
         secret=secret,
         active=bool(active),
-        created_by=created_by,
+        created_by=actor,
     )
     return subscription, secret
 

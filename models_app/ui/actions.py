@@ -70,7 +70,7 @@ def modelversion_request(request: HttpRequest, name: str, number: int) -> HttpRe
             lambda: services.transition_request_create(
                 version=version,
                 to=Stage.PRODUCTION,
-                requested_by=request.user,
+                actor=request.user,
                 comment=form.cleaned_data["comment"],
             ),
             lambda req: (
@@ -112,9 +112,7 @@ def _decide(request: HttpRequest, pk: int, service: Callable, verb: str) -> Http
     if form.is_valid():
         attempt(
             request,
-            lambda: service(
-                transition_request=req, reviewer=request.user, comment=form.cleaned_data["comment"]
-            ),
+            lambda: service(transition_request=req, actor=request.user, comment=form.cleaned_data["comment"]),
             lambda r: _decision_message(r, verb),
         )
     else:

@@ -70,7 +70,7 @@ def webhooksubscription_list(request: HttpRequest, name: str) -> HttpResponse:
             try:
                 created, secret = services.webhook_subscription_create(
                     url=data["url"],
-                    created_by=request.user,
+                    actor=request.user,
                     event_types=list(data["event_types"]),
                     registered_model=model if data["scope"] == "model" else None,
                     team=model.team if data["scope"] == "team" else None,

@@ -42,7 +42,7 @@ def history(registered_model, publisher, reviewer):
     promote(v1, publisher, reviewer)
     v2 = register(registered_model, publisher, metadata={"metrics": {"auc": 0.93}, "tags": {"stage": "rc"}})
     services.version_transition(version=v2, to=Stage.STAGING, actor=publisher)
-    req = services.transition_request_create(version=v2, to=Stage.PRODUCTION, requested_by=publisher)
+    req = services.transition_request_create(version=v2, to=Stage.PRODUCTION, actor=publisher)
     services.alias_set(registered_model=registered_model, alias="champion", version_number=1, actor=publisher)
     return {"v1": v1, "v2": v2, "request": req}
 
@@ -182,7 +182,7 @@ def test_it_refuses_self_approval_with_a_visible_message(
     )
     version = register(registered_model, publisher)
     services.version_transition(version=version, to=Stage.STAGING, actor=requester)
-    req = services.transition_request_create(version=version, to=Stage.PRODUCTION, requested_by=requester)
+    req = services.transition_request_create(version=version, to=Stage.PRODUCTION, actor=requester)
     ledger_before = LedgerEntry.objects.count()
     client.force_login(requester)
 

@@ -48,7 +48,7 @@ def test_it_creates_lists_and_edits_models(api, publisher, governance, team):
 def test_it_filters_models(api, publisher, reviewer, team, registered_model):
     from models_app import services
 
-    services.registered_model_create(name="churn", team=team, created_by=publisher, tags={"area": "crm"})
+    services.registered_model_create(name="churn", team=team, actor=publisher, tags={"area": "crm"})
     promote(register(registered_model, publisher), publisher, reviewer)
     client = api(publisher)
 

@@ -24,7 +24,7 @@ def _staged(model, publisher):
 
 def _requested(model, publisher):
     version = _staged(model, publisher)
-    return services.transition_request_create(version=version, to="production", requested_by=publisher)
+    return services.transition_request_create(version=version, to="production", actor=publisher)
 
 
 def _former_production(model, publisher, reviewer):

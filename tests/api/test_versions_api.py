@@ -310,8 +310,8 @@ def test_list_queries_do_not_grow_with_page_size(api, publisher, reviewer, team,
     for i in range(6):
         version = register(registered_model, publisher, files={"a.bin": b"a", "b/c.bin": b"c"})
         services.version_transition(version=version, to="staging", actor=publisher)
-        services.transition_request_create(version=version, to="production", requested_by=publisher)
-        services.registered_model_create(name=f"extra-{i}", team=team, created_by=publisher)
+        services.transition_request_create(version=version, to="production", actor=publisher)
+        services.registered_model_create(name=f"extra-{i}", team=team, actor=publisher)
         services.alias_set(
             registered_model=registered_model, alias=f"a{i}", version_number=version.version, actor=publisher
         )
@@ -326,7 +326,7 @@ def test_list_queries_do_not_grow_with_page_size(api, publisher, reviewer, team,
 def test_a_model_list_lists_the_versions_of_a_model_only(api, publisher, team, registered_model):
     from models_app import services
 
-    other = services.registered_model_create(name="churn", team=team, created_by=publisher)
+    other = services.registered_model_create(name="churn", team=team, actor=publisher)
     register(other, publisher)
     register(registered_model, publisher)
     response = api(publisher).get("/api/v1/models/churn/versions/")

@@ -102,7 +102,7 @@ def test_a_requester_trying_to_approve_their_own_request_sees_a_clear_message(
     both = make_user("pam-both", role_groups["Publishers"], role_groups["Reviewers"], team)
     v4 = register(scenario.model, both)
     services.version_transition(version=v4, to="staging", actor=both)
-    req = services.transition_request_create(version=v4, to="production", requested_by=both)
+    req = services.transition_request_create(version=v4, to="production", actor=both)
     sign_in(both)
     page.goto("/models/fraud-detector/versions/4/")
     card = page.locator(f"#request-{req.pk}")
@@ -137,12 +137,10 @@ def test_script_and_img_onerror_in_a_description_render_inert(page, sign_in, pub
         "<img src=x onerror=\"window.__xss = 'img'; alert('img')\">\n\n"
         "<a href=\"javascript:alert('link')\">click</a>"
     )
-    model = services.registered_model_create(
-        name="hostile", team=team, created_by=publisher, description=payload
-    )
+    model = services.registered_model_create(name="hostile", team=team, actor=publisher, description=payload)
     v1 = register(model, publisher, metadata={"description": payload, "metrics": {"auc": 0.5}})
     services.version_transition(version=v1, to="staging", actor=publisher)
-    services.transition_request_create(version=v1, to="production", requested_by=publisher, comment=payload)
+    services.transition_request_create(version=v1, to="production", actor=publisher, comment=payload)
     sign_in(reviewer)
     for path in ("/models/hostile/", "/models/hostile/versions/1/", "/approvals/", "/"):
         page.goto(path)

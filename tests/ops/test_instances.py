@@ -181,7 +181,7 @@ def user(name, *groups):
 pub = user("pat", "Publishers", team)
 rita = user("rita", "Reviewers")
 rob = user("rob", "Reviewers")
-services.registered_model_create(name="{MODEL}", team=team, created_by=pub)
+services.registered_model_create(name="{MODEL}", team=team, actor=pub)
 print(json.dumps({{u.username: api_token_create(user=u, name="e2e")[1] for u in (pub, rita, rob)}}))
 """
 

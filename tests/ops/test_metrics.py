@@ -92,11 +92,11 @@ def test_the_counters_follow_committed_work(
     with django_capture_on_commit_callbacks(execute=True):
         v1 = register(registered_model, publisher, files={"a.bin": b"x" * 1000, "b.bin": b"y" * 24})
         services.version_transition(version=v1, to="staging", actor=publisher)
-        req = services.transition_request_create(version=v1, to="production", requested_by=publisher)
+        req = services.transition_request_create(version=v1, to="production", actor=publisher)
     during = samples(scrape(client))
     assert during[("registry_transition_requests_pending", ())] == 1
     with django_capture_on_commit_callbacks(execute=True):
-        services.transition_request_approve(transition_request=req, reviewer=reviewer)
+        services.transition_request_approve(transition_request=req, actor=reviewer)
         v2 = register(registered_model, publisher)
         promote(v2, publisher, reviewer)
     after = samples(scrape(client))
@@ -152,7 +152,7 @@ def test_webhook_deliveries_by_outcome_and_lag(client, registered_model, publish
     with socket.socket() as sock:  # a port nobody listens on: the attempt gets no response
         sock.bind(("127.0.0.1", 0))
         dead = sock.getsockname()[1]
-    webhooks.webhook_subscription_create(url=f"http://127.0.0.1:{dead}/hook", created_by=superuser)
+    webhooks.webhook_subscription_create(url=f"http://127.0.0.1:{dead}/hook", actor=superuser)
     register(registered_model, publisher)
 
     body = samples(scrape(client))

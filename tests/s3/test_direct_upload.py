@@ -33,7 +33,7 @@ def begin(model, user, files: dict[str, bytes], *, sha256: dict[str, str] | None
         for p, data in files.items()
     ]
     return services.version_upload_begin(
-        registered_model=model, created_by=user, files=declared, metadata=kw.pop("metadata", None), **kw
+        registered_model=model, actor=user, files=declared, metadata=kw.pop("metadata", None), **kw
     )
 
 

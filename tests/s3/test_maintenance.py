@@ -48,7 +48,7 @@ def test_verify_passes_when_every_file_matches(any_storage, registered_model, pu
 
 def test_verify_reports_mismatches_and_missing_objects(any_storage, registered_model, publisher, team):
     v1 = register(registered_model, publisher, files={"a.bin": b"alpha", "b.bin": b"beta"})
-    other = services.registered_model_create(name="other-model", team=team, created_by=publisher)
+    other = services.registered_model_create(name="other-model", team=team, actor=publisher)
     register(other, publisher, files={"x.bin": b"untouched"})
     a, b = ArtifactFile.objects.filter(version=v1).order_by("path")
     overwrite(any_storage, a.storage_key, b"ALPHA")  # same size, other bytes
@@ -101,7 +101,7 @@ def test_gc_removes_leftovers_of_a_failed_registration(s3_storage, s3_server, re
     ]
     try:
         with pytest.raises(StorageUnavailable) as err:
-            services.version_register(registered_model=registered_model, created_by=publisher, files=files)
+            services.version_register(registered_model=registered_model, actor=publisher, files=files)
     finally:
         s3_server.start()
     assert "b.bin" in str(err.value) and "nothing was registered" in str(err.value)
@@ -116,7 +116,7 @@ def test_gc_removes_leftovers_of_a_failed_registration(s3_storage, s3_server, re
 def test_gc_aborts_stale_multipart_uploads_but_not_open_sessions(s3_storage, registered_model, publisher):
     session = services.version_upload_begin(
         registered_model=registered_model,
-        created_by=publisher,
+        actor=publisher,
         files=[DeclaredFile(path="m.bin", size=3, sha256="a" * 64)],
     )
     stray_key = new_storage_key(registered_model.pk)

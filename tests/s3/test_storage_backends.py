@@ -22,7 +22,7 @@ def test_it_records_the_digest_of_what_was_stored_for_a_large_file_stream(
     with spooled.open("rb") as stream:
         version, _ = services.version_register(
             registered_model=registered_model,
-            created_by=publisher,
+            actor=publisher,
             files=[IncomingFile(path="big.bin", stream=stream)],
             metadata={"files": {"big.bin": {"sha256": hashlib.sha256(payload).hexdigest()}}},
         )

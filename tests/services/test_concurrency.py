@@ -49,7 +49,7 @@ def test_fifty_concurrent_registrations_get_one_to_fifty(registered_model, publi
     def one(i):
         return lambda: services.version_register(
             registered_model=registered_model,
-            created_by=publisher,
+            actor=publisher,
             files=[IncomingFile("model.bin", io.BytesIO(f"weights {i}".encode()))],
         )
 
@@ -69,14 +69,12 @@ def test_two_reviewers_promoting_two_versions_at_once_leave_one_production(
     for _ in range(2):
         version = register(registered_model, publisher)
         services.version_transition(version=version, to="staging", actor=publisher)
-        requests.append(
-            services.transition_request_create(version=version, to="production", requested_by=publisher)
-        )
+        requests.append(services.transition_request_create(version=version, to="production", actor=publisher))
 
     errors = run_in_threads(
         [
-            lambda: services.transition_request_approve(transition_request=requests[0], reviewer=reviewer),
-            lambda: services.transition_request_approve(transition_request=requests[1], reviewer=reviewer2),
+            lambda: services.transition_request_approve(transition_request=requests[0], actor=reviewer),
+            lambda: services.transition_request_approve(transition_request=requests[1], actor=reviewer2),
         ]
     )
     assert errors == []

@@ -107,10 +107,10 @@ def test_an_archived_version_returns_to_production_only_by_rollback(v1, publishe
 
 def test_a_request_is_approved_by_another_reviewer(staged, publisher, reviewer):
     req = services.transition_request_create(
-        version=staged, to="production", requested_by=publisher, comment="AUC up"
+        version=staged, to="production", actor=publisher, comment="AUC up"
     )
     assert req.status == RequestStatus.PENDING
-    services.transition_request_approve(transition_request=req, reviewer=reviewer, comment="looks good")
+    services.transition_request_approve(transition_request=req, actor=reviewer, comment="looks good")
     req.refresh_from_db()
     staged.refresh_from_db()
     assert req.status == RequestStatus.APPROVED
@@ -125,23 +125,23 @@ def test_a_request_is_approved_by_another_reviewer(staged, publisher, reviewer):
 
 def test_the_requester_cannot_approve_even_as_a_reviewer(staged, role_groups, publisher, reviewer):
     publisher.groups.add(role_groups["Reviewers"])
-    req = services.transition_request_create(version=staged, to="production", requested_by=publisher)
+    req = services.transition_request_create(version=staged, to="production", actor=publisher)
     from django.contrib.auth.models import User
 
     publisher = User.objects.get(pk=publisher.pk)
     with pytest.raises(SelfApprovalForbidden):
-        services.transition_request_approve(transition_request=req, reviewer=publisher)
+        services.transition_request_approve(transition_request=req, actor=publisher)
     with pytest.raises(SelfApprovalForbidden):
-        services.transition_request_reject(transition_request=req, reviewer=publisher)
+        services.transition_request_reject(transition_request=req, actor=publisher)
     req.refresh_from_db()
     assert req.status == RequestStatus.PENDING
     assert not req.approvals.exists()
 
 
 def test_publishers_cannot_decide(staged, publisher, publisher2):
-    req = services.transition_request_create(version=staged, to="production", requested_by=publisher)
+    req = services.transition_request_create(version=staged, to="production", actor=publisher)
     with pytest.raises(NotAllowed):
-        services.transition_request_approve(transition_request=req, reviewer=publisher2)
+        services.transition_request_approve(transition_request=req, actor=publisher2)
 
 
 def test_two_required_approvals_need_two_distinct_reviewers(
@@ -150,15 +150,15 @@ def test_two_required_approvals_need_two_distinct_reviewers(
     services.registered_model_update(
         registered_model=registered_model, actor=governance, required_approvals=2
     )
-    req = services.transition_request_create(version=staged, to="production", requested_by=publisher)
-    services.transition_request_approve(transition_request=req, reviewer=reviewer)
+    req = services.transition_request_create(version=staged, to="production", actor=publisher)
+    services.transition_request_approve(transition_request=req, actor=reviewer)
     req.refresh_from_db()
     staged.refresh_from_db()
     assert req.status == RequestStatus.PENDING
     assert staged.stage == Stage.STAGING
     with pytest.raises(AlreadyVoted):
-        services.transition_request_approve(transition_request=req, reviewer=reviewer)
-    services.transition_request_approve(transition_request=req, reviewer=reviewer2)
+        services.transition_request_approve(transition_request=req, actor=reviewer)
+    services.transition_request_approve(transition_request=req, actor=reviewer2)
     req.refresh_from_db()
     staged.refresh_from_db()
     assert req.status == RequestStatus.APPROVED
@@ -170,22 +170,20 @@ def test_one_rejection_rejects(registered_model, governance, staged, publisher, 
     services.registered_model_update(
         registered_model=registered_model, actor=governance, required_approvals=2
     )
-    req = services.transition_request_create(version=staged, to="production", requested_by=publisher)
-    services.transition_request_approve(transition_request=req, reviewer=reviewer)
-    services.transition_request_reject(
-        transition_request=req, reviewer=reviewer2, comment="latency regressed"
-    )
+    req = services.transition_request_create(version=staged, to="production", actor=publisher)
+    services.transition_request_approve(transition_request=req, actor=reviewer)
+    services.transition_request_reject(transition_request=req, actor=reviewer2, comment="latency regressed")
     req.refresh_from_db()
     staged.refresh_from_db()
     assert req.status == RequestStatus.REJECTED
     assert staged.stage == Stage.STAGING
     with pytest.raises(RequestAlreadyDecided):
-        services.transition_request_approve(transition_request=req, reviewer=reviewer2)
+        services.transition_request_approve(transition_request=req, actor=reviewer2)
     assert LedgerEntry.objects.get(kind=LedgerKind.REJECTION).comment == "latency regressed"
 
 
 def test_the_requester_may_cancel_and_nobody_else(staged, publisher, publisher2, reviewer):
-    req = services.transition_request_create(version=staged, to="production", requested_by=publisher)
+    req = services.transition_request_create(version=staged, to="production", actor=publisher)
     for other in (publisher2, reviewer):
         with pytest.raises(NotAllowed):
             services.transition_request_cancel(transition_request=req, actor=other)
@@ -193,43 +191,43 @@ def test_the_requester_may_cancel_and_nobody_else(staged, publisher, publisher2,
     req.refresh_from_db()
     assert req.status == RequestStatus.CANCELLED
     with pytest.raises(RequestAlreadyDecided):
-        services.transition_request_approve(transition_request=req, reviewer=reviewer)
+        services.transition_request_approve(transition_request=req, actor=reviewer)
 
 
 def test_one_pending_request_per_version_and_target(staged, publisher, publisher2):
-    services.transition_request_create(version=staged, to="production", requested_by=publisher)
+    services.transition_request_create(version=staged, to="production", actor=publisher)
     with pytest.raises(DuplicatePendingRequest):
-        services.transition_request_create(version=staged, to="production", requested_by=publisher2)
+        services.transition_request_create(version=staged, to="production", actor=publisher2)
 
 
 def test_requests_are_only_for_production_from_staging(v1, publisher):
     with pytest.raises(InvalidInput) as exc:
-        services.transition_request_create(version=v1, to="staging", requested_by=publisher)
+        services.transition_request_create(version=v1, to="staging", actor=publisher)
     assert exc.value.field == "to"
     with pytest.raises(InvalidTransition):
-        services.transition_request_create(version=v1, to="production", requested_by=publisher)
+        services.transition_request_create(version=v1, to="production", actor=publisher)
 
 
 def test_outsiders_cannot_request(staged, outsider):
     with pytest.raises(NotAllowed):
-        services.transition_request_create(version=staged, to="production", requested_by=outsider)
+        services.transition_request_create(version=staged, to="production", actor=outsider)
 
 
 def test_leaving_staging_cancels_pending_requests(staged, publisher, reviewer):
-    req = services.transition_request_create(version=staged, to="production", requested_by=publisher)
+    req = services.transition_request_create(version=staged, to="production", actor=publisher)
     services.version_transition(version=staged, to="none", actor=publisher)
     req.refresh_from_db()
     assert req.status == RequestStatus.CANCELLED
     with pytest.raises(RequestAlreadyDecided):
-        services.transition_request_approve(transition_request=req, reviewer=reviewer)
+        services.transition_request_approve(transition_request=req, actor=reviewer)
 
 
 def test_approving_a_request_whose_version_left_staging_is_stale(staged, publisher, reviewer):
-    req = services.transition_request_create(version=staged, to="production", requested_by=publisher)
+    req = services.transition_request_create(version=staged, to="production", actor=publisher)
     # Simulate a version moved by a path that did not close the request.
     ModelVersion.objects.filter(pk=staged.pk).update(stage=Stage.ARCHIVED)
     with pytest.raises(StaleState):
-        services.transition_request_approve(transition_request=req, reviewer=reviewer)
+        services.transition_request_approve(transition_request=req, actor=reviewer)
     req.refresh_from_db()
     assert req.status == RequestStatus.PENDING
     assert not req.approvals.exists()

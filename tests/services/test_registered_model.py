@@ -8,7 +8,7 @@ from models_app.models import LedgerEntry, RegisteredModel
 
 def test_it_creates_a_model_for_the_publishers_team(publisher, team):
     model = services.registered_model_create(
-        name="churn.v2_model-x", team=team, created_by=publisher, tags={"domain": "retention"}
+        name="churn.v2_model-x", team=team, actor=publisher, tags={"domain": "retention"}
     )
     assert model.team == team
     assert model.required_approvals == 1
@@ -20,31 +20,31 @@ def test_it_creates_a_model_for_the_publishers_team(publisher, team):
 )
 def test_it_refuses_bad_names_naming_the_field(publisher, team, name):
     with pytest.raises(InvalidInput) as exc:
-        services.registered_model_create(name=name, team=team, created_by=publisher)
+        services.registered_model_create(name=name, team=team, actor=publisher)
     assert exc.value.field == "name"
     assert not RegisteredModel.objects.exists()
 
 
 def test_it_refuses_a_duplicate_name(registered_model, publisher, team):
     with pytest.raises(ModelAlreadyExists) as exc:
-        services.registered_model_create(name=registered_model.name, team=team, created_by=publisher)
+        services.registered_model_create(name=registered_model.name, team=team, actor=publisher)
     assert exc.value.field == "name"
 
 
 def test_it_refuses_creation_for_another_team(outsider, team):
     with pytest.raises(NotAllowed):
-        services.registered_model_create(name="not-mine", team=team, created_by=outsider)
+        services.registered_model_create(name="not-mine", team=team, actor=outsider)
 
 
 def test_it_refuses_creation_by_a_reviewer(reviewer, team):
     with pytest.raises(NotAllowed):
-        services.registered_model_create(name="not-mine", team=team, created_by=reviewer)
+        services.registered_model_create(name="not-mine", team=team, actor=reviewer)
 
 
 @pytest.mark.parametrize("value", [0, 11, "2", True, None])
 def test_it_refuses_bad_required_approvals(publisher, team, value):
     with pytest.raises(InvalidInput) as exc:
-        services.registered_model_create(name="m", team=team, created_by=publisher, required_approvals=value)
+        services.registered_model_create(name="m", team=team, actor=publisher, required_approvals=value)
     assert exc.value.field == "required_approvals"
 
 

@@ -17,7 +17,7 @@ from tests.conftest import register
 def pending(registered_model, publisher):
     version = register(registered_model, publisher)
     services.version_transition(version=version, to="staging", actor=publisher)
-    return services.transition_request_create(version=version, to="production", requested_by=publisher)
+    return services.transition_request_create(version=version, to="production", actor=publisher)
 
 
 def test_it_revokes_tokens_cancels_requests_and_records_it(publisher, governance, pending):

@@ -138,14 +138,14 @@ def test_it_refuses_unsafe_paths_and_keeps_nothing(any_storage, registered_model
 def test_it_refuses_a_duplicate_path(any_storage, registered_model, publisher):
     incoming = [IncomingFile("m.bin", io.BytesIO(b"1")), IncomingFile("m.bin", io.BytesIO(b"2"))]
     with pytest.raises(InvalidInput) as exc:
-        services.version_register(registered_model=registered_model, created_by=publisher, files=incoming)
+        services.version_register(registered_model=registered_model, actor=publisher, files=incoming)
     assert exc.value.field == "file"
     assert stored_keys(any_storage) == []
 
 
 def test_it_refuses_a_version_without_files(registered_model, publisher):
     with pytest.raises(InvalidInput):
-        services.version_register(registered_model=registered_model, created_by=publisher, files=[])
+        services.version_register(registered_model=registered_model, actor=publisher, files=[])
 
 
 def test_a_checksum_mismatch_keeps_nothing(any_storage, registered_model, publisher):
@@ -201,7 +201,7 @@ def test_a_storage_failure_mid_file_leaves_no_version_and_no_bytes(
         with pytest.raises(StorageUnavailable) as exc:
             services.version_register(
                 registered_model=registered_model,
-                created_by=publisher,
+                actor=publisher,
                 files=[IncomingFile(path="a.bin", stream=stream)],
             )
     finally:
@@ -222,7 +222,7 @@ def test_a_stream_failing_mid_file_keeps_nothing(any_storage, registered_model, 
         IncomingFile(path="b.bin", stream=io.BufferedReader(BreaksHalfway(_client_went_away))),
     ]
     with pytest.raises(StorageUnavailable) as exc:
-        services.version_register(registered_model=registered_model, created_by=publisher, files=files)
+        services.version_register(registered_model=registered_model, actor=publisher, files=files)
     assert "b.bin" in str(exc.value)
     assert not ModelVersion.objects.filter(status=VersionStatus.READY).exists()
     assert not ArtifactFile.objects.exists()
@@ -235,7 +235,7 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_first_version(
     first = register(registered_model, publisher, idempotency_key="build-42")
     incoming = [IncomingFile("model.bin", io.BytesIO(b"again"))]
     again, created = services.version_register(
-        registered_model=registered_model, created_by=publisher, files=incoming, idempotency_key="build-42"
+        registered_model=registered_model, actor=publisher, files=incoming, idempotency_key="build-42"
     )
     assert created is False
     assert again.pk == first.pk

@@ -75,7 +75,7 @@ def world(registered_model, publisher, reviewer):
     v1 = register(registered_model, publisher)
     services.alias_set(registered_model=registered_model, alias="champion", version_number=1, actor=publisher)
     services.version_transition(version=v1, to="staging", actor=publisher)
-    req = services.transition_request_create(version=v1, to="production", requested_by=publisher)
+    req = services.transition_request_create(version=v1, to="production", actor=publisher)
     token, _ = api_token_create(user=publisher, name="sample")
     # Ids differ between databases (PostgreSQL sequences are not reset between tests).
     return {"pk": str(req.pk), "id": str(req.pk), "object_id": str(req.pk), "token_id": str(token.pk)}

@@ -48,7 +48,7 @@ def caller(role_groups, team, registered_model, publisher, reviewer):
     )
     v1 = register(registered_model, publisher)
     services.version_transition(version=v1, to="staging", actor=publisher)
-    req = services.transition_request_create(version=v1, to="production", requested_by=publisher)
+    req = services.transition_request_create(version=v1, to="production", actor=publisher)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=user, name='bad-input')[1]}")
     client.request_pk = req.pk

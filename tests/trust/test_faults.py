@@ -75,7 +75,7 @@ def test_connection_dropped_mid_promotion_leaves_nothing_half_done(
     promote(v1, publisher, reviewer)
     v2 = register(registered_model, publisher)
     services.version_transition(version=v2, to="staging", actor=publisher)
-    req = services.transition_request_create(version=v2, to="production", requested_by=publisher)
+    req = services.transition_request_create(version=v2, to="production", actor=publisher)
     rows_before = LedgerEntry.objects.count()
 
     original = _shared.set_stage
@@ -90,7 +90,7 @@ def test_connection_dropped_mid_promotion_leaves_nothing_half_done(
 
     monkeypatch.setattr(_shared, "set_stage", set_stage_then_die)
     with pytest.raises(DatabaseError):
-        services.transition_request_approve(transition_request=req, reviewer=reviewer, comment="ok")
+        services.transition_request_approve(transition_request=req, actor=reviewer, comment="ok")
     assert calls == [Stage.ARCHIVED, Stage.PRODUCTION]
     monkeypatch.undo()
     connection.close()  # the next query reconnects
@@ -104,7 +104,7 @@ def test_connection_dropped_mid_promotion_leaves_nothing_half_done(
     assert LedgerEntry.objects.count() == rows_before
     assert_invariants(registered_model)
     # The retry after the outage goes through normally.
-    services.transition_request_approve(transition_request=req, reviewer=reviewer, comment="ok")
+    services.transition_request_approve(transition_request=req, actor=reviewer, comment="ok")
     v1.refresh_from_db()
     v2.refresh_from_db()
     assert (v1.stage, v2.stage) == (Stage.ARCHIVED, Stage.PRODUCTION)
@@ -187,7 +187,7 @@ def test_storage_failing_mid_upload_leaves_no_version_and_no_bytes(
         IncomingFile(path="weights/b.bin", stream=io.BytesIO(b"b" * 4096)),
     ]
     with pytest.raises(StorageUnavailable) as exc:
-        services.version_register(registered_model=registered_model, created_by=publisher, files=incoming)
+        services.version_register(registered_model=registered_model, actor=publisher, files=incoming)
     assert exc.value.field == "file" and "weights/b.bin" in str(exc.value)
     assert FlakyStorage.saves == 2
     # Neither the whole first file nor the partial second one is left behind.

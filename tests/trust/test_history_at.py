@@ -42,13 +42,11 @@ def story(registered_model, publisher, reviewer, reviewer2, governance):
     v2 = register(registered_model, publisher, metadata={"metrics": {"accuracy": 0.95}})
     services.version_transition(version=v2, to="staging", actor=publisher)
     req = services.transition_request_create(
-        version=v2, to="production", requested_by=publisher, comment="retrained on March data"
+        version=v2, to="production", actor=publisher, comment="retrained on March data"
     )
-    services.transition_request_approve(transition_request=req, reviewer=reviewer, comment="A/B +2%")
+    services.transition_request_approve(transition_request=req, actor=reviewer, comment="A/B +2%")
     marks["v2_half"] = moment()
-    services.transition_request_approve(
-        transition_request=req, reviewer=reviewer2, comment="shadow run clean"
-    )
+    services.transition_request_approve(transition_request=req, actor=reviewer2, comment="shadow run clean")
     marks["v2"] = moment()
     services.alias_set(registered_model=registered_model, alias="champion", version_number=2, actor=publisher)
     marks["alias"] = moment()

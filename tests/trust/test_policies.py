@@ -35,7 +35,7 @@ def staged(model, publisher, metadata):
 
 
 def request_production(version, publisher):
-    return services.transition_request_create(version=version, to="production", requested_by=publisher)
+    return services.transition_request_create(version=version, to="production", actor=publisher)
 
 
 # -- metric gates -------------------------------------------------------------------------------------
@@ -64,7 +64,7 @@ def test_a_passing_request_records_the_gate_evidence(registered_model, publisher
         {"gate": "accuracy >= 0.92", "value": 0.95, "passed": True},
         {"gate": "latency_p95_ms <= 40", "value": 31, "passed": True},
     ]
-    services.transition_request_approve(transition_request=req, reviewer=reviewer)
+    services.transition_request_approve(transition_request=req, actor=reviewer)
     version.refresh_from_db()
     assert version.stage == Stage.PRODUCTION
 
@@ -74,7 +74,7 @@ def test_gates_are_rechecked_at_approval(registered_model, publisher, reviewer, 
     req = request_production(version, publisher)  # no policy yet
     services.promotion_policy_set(registered_model=registered_model, actor=governance, metric_gates=GATES[:1])
     with pytest.raises(PolicyGateFailed, match=r"accuracy is 0\.9"):
-        services.transition_request_approve(transition_request=req, reviewer=reviewer)
+        services.transition_request_approve(transition_request=req, actor=reviewer)
     req.refresh_from_db()
     version.refresh_from_db()
     assert (req.status, version.stage, req.approvals.count()) == (RequestStatus.PENDING, Stage.STAGING, 0)
@@ -94,13 +94,13 @@ def test_it_needs_two_approvals_with_one_from_governance(
     )
     version = staged(registered_model, publisher, GOOD)
     req = request_production(version, publisher)
-    services.transition_request_approve(transition_request=req, reviewer=reviewer)
-    services.transition_request_approve(transition_request=req, reviewer=reviewer2)
+    services.transition_request_approve(transition_request=req, actor=reviewer)
+    services.transition_request_approve(transition_request=req, actor=reviewer2)
     req.refresh_from_db()
     version.refresh_from_db()
     # Two approvals, but none from Governance: still waiting.
     assert (req.status, version.stage) == (RequestStatus.PENDING, Stage.STAGING)
-    services.transition_request_approve(transition_request=req, reviewer=gov_reviewer)
+    services.transition_request_approve(transition_request=req, actor=gov_reviewer)
     req.refresh_from_db()
     version.refresh_from_db()
     assert (req.status, version.stage) == (RequestStatus.APPROVED, Stage.PRODUCTION)
@@ -121,7 +121,7 @@ def test_the_governance_approver_alone_is_not_enough_when_two_are_required(
     )
     version = staged(registered_model, publisher, GOOD)
     req = request_production(version, publisher)
-    services.transition_request_approve(transition_request=req, reviewer=gov_reviewer)
+    services.transition_request_approve(transition_request=req, actor=gov_reviewer)
     req.refresh_from_db()
     assert req.status == RequestStatus.PENDING
 
@@ -137,7 +137,7 @@ def test_the_requester_never_counts_even_from_governance(registered_model, role_
     )
     version = staged(registered_model, requester, GOOD)
     req = request_production(version, requester)
-    services.transition_request_approve(transition_request=req, reviewer=other)
+    services.transition_request_approve(transition_request=req, actor=other)
     req.refresh_from_db()
     assert req.status == RequestStatus.PENDING
     assert policies.missing_group_approvals(registered_model=registered_model, transition_request=req) == {
@@ -172,7 +172,7 @@ def test_a_freeze_window_refuses_promotion_but_not_rollback(
         registered_model=registered_model, actor=governance, freeze_windows=window_around_now()
     )
     with pytest.raises(FreezeWindowActive) as exc:
-        services.transition_request_approve(transition_request=req, reviewer=reviewer)
+        services.transition_request_approve(transition_request=req, actor=reviewer)
     assert exc.value.code == "freeze_window" and "quarter close" in str(exc.value)
     with pytest.raises(FreezeWindowActive):
         services.version_transition(version=v2, to="archived", actor=reviewer)

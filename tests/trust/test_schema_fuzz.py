@@ -39,7 +39,7 @@ def bearer(role_groups, team, db):
         "fuzz-all-roles", role_groups["Publishers"], role_groups["Reviewers"], role_groups["Governance"], team
     )
     reviewer = make_user("fuzz-reviewer", role_groups["Reviewers"])
-    model = services.registered_model_create(name="fraud-detector", team=team, created_by=user)
+    model = services.registered_model_create(name="fraud-detector", team=team, actor=user)
     promote(register(model, user), user, reviewer)
     register(model, user)
     return {"Authorization": f"Bearer {api_token_create(user=user, name='fuzz')[1]}"}

@@ -79,12 +79,10 @@ def make_machine(registered_model, people, seen_kinds: set):
             self.register("publisher2", 0.95)
             v1, v2 = self.versions()
             services.version_transition(version=v1, to="staging", actor=people["publisher"])
-            req = services.transition_request_create(
-                version=v1, to="production", requested_by=people["publisher"]
-            )
-            services.transition_request_approve(transition_request=req, reviewer=people["reviewer"])
+            req = services.transition_request_create(version=v1, to="production", actor=people["publisher"])
+            services.transition_request_approve(transition_request=req, actor=people["reviewer"])
             services.version_transition(version=v2, to="staging", actor=people["publisher"])
-            services.transition_request_create(version=v2, to="production", requested_by=people["publisher2"])
+            services.transition_request_create(version=v2, to="production", actor=people["publisher2"])
 
         @rule(
             who=st.sampled_from(["publisher", "publisher", "publisher2", "outsider"]),
@@ -95,7 +93,7 @@ def make_machine(registered_model, people, seen_kinds: set):
                 "register",
                 services.version_register,
                 registered_model=self.model,
-                created_by=people[who],
+                actor=people[who],
                 files=[IncomingFile(path="model.bin", stream=io.BytesIO(b"w" * 16))],
                 metadata={"metrics": {"accuracy": accuracy}},
             )
@@ -110,7 +108,7 @@ def make_machine(registered_model, people, seen_kinds: set):
                     services.transition_request_create,
                     version=version,
                     to="production",
-                    requested_by=people[who],
+                    actor=people[who],
                 )
 
         @rule(r=index, who=st.sampled_from(["reviewer", "reviewer2", "gov_reviewer", "publisher"]))
@@ -122,7 +120,7 @@ def make_machine(registered_model, people, seen_kinds: set):
                     "approve",
                     services.transition_request_approve,
                     transition_request=req,
-                    reviewer=people[who],
+                    actor=people[who],
                 )
 
         @rule(r=index, who=st.sampled_from(["reviewer", "reviewer2"]))
@@ -131,7 +129,7 @@ def make_machine(registered_model, people, seen_kinds: set):
             req = pick(self.likely([x for x in reqs if x.status == RequestStatus.PENDING], reqs), r)
             if req is not None:
                 self.attempt(
-                    "reject", services.transition_request_reject, transition_request=req, reviewer=people[who]
+                    "reject", services.transition_request_reject, transition_request=req, actor=people[who]
                 )
 
         @rule(r=index, who=st.sampled_from(["publisher", "publisher2"]))

@@ -56,7 +56,7 @@ class Scenario:
 
 def build_scenario(*, publisher, reviewer, team, description: str = DESCRIPTION) -> Scenario:
     model = services.registered_model_create(
-        name="fraud-detector", team=team, created_by=publisher, description=description
+        name="fraud-detector", team=team, actor=publisher, description=description
     )
     v1 = register(model, publisher, metadata=metadata(1, auc=0.88, loss=0.40, lr=0.1))
     promote(v1, publisher, reviewer)
@@ -70,7 +70,7 @@ def build_scenario(*, publisher, reviewer, team, description: str = DESCRIPTION)
     )
     services.version_transition(version=v3, to="staging", actor=publisher)
     req = services.transition_request_create(
-        version=v3, to="production", requested_by=publisher, comment="Better AUC on the March data."
+        version=v3, to="production", actor=publisher, comment="Better AUC on the March data."
     )
     for v in (v1, v2, v3):
         v.refresh_from_db()

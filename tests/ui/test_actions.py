@@ -72,7 +72,7 @@ def test_a_publishers_forged_approval_is_refused_with_403(login, scenario, publi
 def test_a_requester_who_also_reviews_cannot_approve_their_own_request(login, scenario, publisher_reviewer):
     v4 = register(scenario.model, publisher_reviewer)
     services.version_transition(version=v4, to="staging", actor=publisher_reviewer)
-    req = services.transition_request_create(version=v4, to="production", requested_by=publisher_reviewer)
+    req = services.transition_request_create(version=v4, to="production", actor=publisher_reviewer)
     client = login(publisher_reviewer)
     page = client.get(reverse("models_app:modelversion-detail", args=["fraud-detector", 4])).content.decode()
     assert approve_url(req) not in page
@@ -86,7 +86,7 @@ def test_a_requester_who_also_reviews_cannot_approve_their_own_request(login, sc
 
 
 def test_deciding_an_already_decided_request_shows_a_message(login, scenario, reviewer, reviewer2):
-    services.transition_request_approve(transition_request=scenario.request, reviewer=reviewer)
+    services.transition_request_approve(transition_request=scenario.request, actor=reviewer)
     response = login(reviewer2).post(approve_url(scenario.request), follow=True)
     assert response.status_code == 200
     assert f"Request #{scenario.request.pk} is already approved." in messages_of(response)
@@ -130,7 +130,7 @@ def test_an_htmx_approval_returns_the_refreshed_card_only(login, scenario, revie
 def test_an_htmx_refusal_shows_the_message_inside_the_card(login, scenario, publisher_reviewer):
     v4 = register(scenario.model, publisher_reviewer)
     services.version_transition(version=v4, to="staging", actor=publisher_reviewer)
-    req = services.transition_request_create(version=v4, to="production", requested_by=publisher_reviewer)
+    req = services.transition_request_create(version=v4, to="production", actor=publisher_reviewer)
     response = login(publisher_reviewer).post(approve_url(req), headers={"HX-Request": "true"})
     assert response.status_code == 200
     html = response.content.decode()

@@ -23,7 +23,7 @@ def _assert_inert(html: str) -> None:
 
 def test_hostile_text_everywhere_renders_inert(login, publisher, reviewer, team):
     model = services.registered_model_create(
-        name="hostile", team=team, created_by=publisher, description=PAYLOAD, tags={"note": IMG}
+        name="hostile", team=team, actor=publisher, description=PAYLOAD, tags={"note": IMG}
     )
     v1 = register(
         model,
@@ -40,7 +40,7 @@ def test_hostile_text_everywhere_renders_inert(login, publisher, reviewer, team)
         },
     )
     services.version_transition(version=v1, to="staging", actor=publisher)
-    services.transition_request_create(version=v1, to="production", requested_by=publisher, comment=PAYLOAD)
+    services.transition_request_create(version=v1, to="production", actor=publisher, comment=PAYLOAD)
     client = login(reviewer)
     for url in (
         "/",

@@ -115,6 +115,6 @@ def test_list_pages_run_a_fixed_number_of_queries(login, scenario, publisher, re
     for _ in range(3):  # more versions, requests and ledger rows
         version = register(scenario.model, publisher)
         services.version_transition(version=version, to="staging", actor=publisher)
-        services.transition_request_create(version=version, to="production", requested_by=publisher)
+        services.transition_request_create(version=version, to="production", actor=publisher)
     after = [_count_queries(client, url) for url in urls]
     assert after == before

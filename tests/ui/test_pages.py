@@ -50,7 +50,7 @@ def test_a_reviewer_who_already_approved_no_longer_sees_the_request_as_waiting(
     login, scenario, reviewer, reviewer2, governance
 ):
     services.registered_model_update(registered_model=scenario.model, actor=governance, required_approvals=2)
-    services.transition_request_approve(transition_request=scenario.request, reviewer=reviewer, comment="ok")
+    services.transition_request_approve(transition_request=scenario.request, actor=reviewer, comment="ok")
     mine = _html(login(reviewer).get("/")).split('id="awaiting-title"')[1].split('id="mine-title"')[0]
     assert "Nothing is waiting for you." in mine
     theirs = _html(login(reviewer2).get("/")).split('id="awaiting-title"')[1].split('id="mine-title"')[0]

@@ -25,12 +25,12 @@ def messages_of(response) -> list[str]:
 def delivered(receiver, registered_model, publisher):
     """One subscription with a delivered event and a failed one."""
     sub, _ = webhooks.webhook_subscription_create(
-        url=receiver.url, created_by=publisher, registered_model=registered_model
+        url=receiver.url, actor=publisher, registered_model=registered_model
     )
     receiver.answers.append(200)
     v1 = register(registered_model, publisher)
     deliver_due(worker="test")
-    services.deployment_report(version=v1, environment="prod-eu", status="succeeded", reported_by=publisher)
+    services.deployment_report(version=v1, environment="prod-eu", status="succeeded", actor=publisher)
     WebhookDelivery.objects.filter(state=DeliveryState.PENDING).update(state=DeliveryState.FAILED)
     return sub
 

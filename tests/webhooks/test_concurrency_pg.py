@@ -109,9 +109,7 @@ def test_the_feed_never_skips_or_repeats_under_concurrent_writes(registered_mode
 
 
 def test_two_workers_in_parallel_deliver_each_event_once(receiver, registered_model, publisher):
-    webhooks.webhook_subscription_create(
-        url=receiver.url, created_by=publisher, registered_model=registered_model
-    )
+    webhooks.webhook_subscription_create(url=receiver.url, actor=publisher, registered_model=registered_model)
     with transaction.atomic():
         for i in range(30):
             event_emit(type=EventType.MODEL_UPDATED, registered_model=registered_model, payload={"i": i})
@@ -136,7 +134,7 @@ def _database_url() -> str:
 
 def test_a_worker_killed_mid_send_loses_nothing(tmp_path, receiver, registered_model, publisher):
     _, secret = webhooks.webhook_subscription_create(
-        url=receiver.url, created_by=publisher, registered_model=registered_model
+        url=receiver.url, actor=publisher, registered_model=registered_model
     )
     with transaction.atomic():
         for i in range(3):

@@ -20,7 +20,7 @@ from tests.webhooks.conftest import Receiver, free_port
 
 
 def subscribe(user, url, **kwargs):
-    return webhooks.webhook_subscription_create(url=url, created_by=user, **kwargs)
+    return webhooks.webhook_subscription_create(url=url, actor=user, **kwargs)
 
 
 def deliver_until(predicate, *, rounds: int = 40) -> None:
@@ -69,7 +69,7 @@ def test_it_filters_by_event_type_model_and_team(
     )
     subscribe(governance, receiver.url, team=other_team)
     subscribe(publisher, receiver.url, team=team, event_types=[EventType.VERSION_REGISTERED])
-    other_model = services.registered_model_create(name="search-ranker", team=other_team, created_by=outsider)
+    other_model = services.registered_model_create(name="search-ranker", team=other_team, actor=outsider)
     v1 = register(registered_model, publisher)
     services.version_transition(version=v1, to="staging", actor=publisher)
     register(other_model, outsider)

@@ -34,7 +34,7 @@ def test_it_emits_an_event_for_every_lifecycle_change(registered_model, publishe
     )
     services.alias_set(registered_model=registered_model, alias="champion", version_number=1, actor=publisher)
     services.alias_delete(registered_model=registered_model, alias="champion", actor=publisher)
-    services.deployment_report(version=v1, environment="prod-eu", status="succeeded", reported_by=publisher)
+    services.deployment_report(version=v1, environment="prod-eu", status="succeeded", actor=publisher)
 
     assert types() == [
         EventType.MODEL_CREATED,
@@ -88,9 +88,9 @@ def test_it_marks_an_approval_incomplete_until_enough_reviewers_approved(
     )
     v1 = register(registered_model, publisher)
     services.version_transition(version=v1, to="staging", actor=publisher)
-    req = services.transition_request_create(version=v1, to="production", requested_by=publisher)
-    services.transition_request_approve(transition_request=req, reviewer=reviewer)
-    services.transition_request_approve(transition_request=req, reviewer=reviewer2)
+    req = services.transition_request_create(version=v1, to="production", actor=publisher)
+    services.transition_request_approve(transition_request=req, actor=reviewer)
+    services.transition_request_approve(transition_request=req, actor=reviewer2)
     approvals = Event.objects.filter(type=EventType.TRANSITION_APPROVED).order_by("sequence")
     assert [(e.payload["approvals"], e.payload["complete"]) for e in approvals] == [(1, False), (2, True)]
     assert Event.objects.filter(type=EventType.MODEL_UPDATED).get().payload["required_approvals"] == {
@@ -102,10 +102,10 @@ def test_it_marks_an_approval_incomplete_until_enough_reviewers_approved(
 def test_it_writes_no_event_when_the_change_is_refused(registered_model, publisher):
     v1 = register(registered_model, publisher)
     services.version_transition(version=v1, to="staging", actor=publisher)
-    req = services.transition_request_create(version=v1, to="production", requested_by=publisher)
+    req = services.transition_request_create(version=v1, to="production", actor=publisher)
     before = Event.objects.count()
     with pytest.raises(SelfApprovalForbidden):
-        services.transition_request_approve(transition_request=req, reviewer=publisher)
+        services.transition_request_approve(transition_request=req, actor=publisher)
     assert Event.objects.count() == before
 
 
@@ -123,7 +123,7 @@ def test_it_emits_version_failed_when_a_registration_fails(registered_model, pub
     with pytest.raises(ChecksumMismatch):
         services.version_register(
             registered_model=registered_model,
-            created_by=publisher,
+            actor=publisher,
             files=[IncomingFile(path="model.bin", stream=io.BytesIO(b"abc"), expected_sha256="0" * 64)],
         )
     failed = Event.objects.get(type=EventType.VERSION_FAILED)

@@ -69,7 +69,7 @@ def test_it_refuses_internal_targets_at_subscription(strict, dns, registered_mod
     dns["internal.example.test"] = ["10.1.2.3"]
     dns["split.example.test"] = [PUBLIC, "192.168.0.1"]  # one bad answer is enough to refuse
     with pytest.raises(UnsafeWebhookTarget) as exc:
-        webhooks.webhook_subscription_create(url=url, created_by=publisher, registered_model=registered_model)
+        webhooks.webhook_subscription_create(url=url, actor=publisher, registered_model=registered_model)
     assert exc.value.field == "url"
     assert why in str(exc.value)
     assert not WebhookSubscription.objects.exists()
@@ -90,21 +90,21 @@ def test_it_refuses_internal_targets_at_subscription(strict, dns, registered_mod
 def test_it_refuses_malformed_or_unresolvable_urls(strict, dns, registered_model, publisher, url):
     dns["hooks.example.test"] = [PUBLIC]
     with pytest.raises(UnsafeWebhookTarget) as exc:
-        webhooks.webhook_subscription_create(url=url, created_by=publisher, registered_model=registered_model)
+        webhooks.webhook_subscription_create(url=url, actor=publisher, registered_model=registered_model)
     assert exc.value.field == "url"
 
 
 def test_it_accepts_a_public_target_without_contacting_it(strict, dns, registered_model, publisher):
     dns["hooks.example.test"] = [PUBLIC, "2606:4700::1111"]
     sub, secret = webhooks.webhook_subscription_create(
-        url="https://hooks.example.test/registry", created_by=publisher, registered_model=registered_model
+        url="https://hooks.example.test/registry", actor=publisher, registered_model=registered_model
     )
     assert sub.pk and secret.startswith("whsec_")
 
 
 def test_it_refuses_at_delivery_when_the_allowance_is_off(settings, receiver, registered_model, publisher):
     sub, _ = webhooks.webhook_subscription_create(
-        url=receiver.url, created_by=publisher, registered_model=registered_model
+        url=receiver.url, actor=publisher, registered_model=registered_model
     )
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
     register(registered_model, publisher)
@@ -123,7 +123,7 @@ def test_it_checks_the_address_again_at_delivery_dns_rebinding(
     dns["rebind.example.test"] = [PUBLIC]
     sub, _ = webhooks.webhook_subscription_create(
         url=f"http://rebind.example.test:{receiver.port}/hooks",
-        created_by=publisher,
+        actor=publisher,
         registered_model=registered_model,
     )
     dns["rebind.example.test"] = ["127.0.0.1"]  # the name now points inside
@@ -140,7 +140,7 @@ def test_it_connects_to_the_checked_address_not_a_fresh_lookup(dns, receiver, re
     dns["pinned.example.test"] = ["127.0.0.1"]
     webhooks.webhook_subscription_create(
         url=f"http://pinned.example.test:{receiver.port}/hooks",
-        created_by=publisher,
+        actor=publisher,
         registered_model=registered_model,
     )
     register(registered_model, publisher)
@@ -160,7 +160,7 @@ def test_it_never_follows_a_redirect(strict, monkeypatch, receiver, registered_m
         receiver.answers.extend([302, 307])
         receiver.location = second.url if location == "second-receiver" else location
         sub, _ = webhooks.webhook_subscription_create(
-            url=receiver.url, created_by=publisher, registered_model=registered_model
+            url=receiver.url, actor=publisher, registered_model=registered_model
         )
         v1 = register(registered_model, publisher)
         services.version_transition(version=v1, to="staging", actor=publisher)

@@ -59,7 +59,7 @@ def test_failed_deliveries_can_be_replayed_and_subscriptions_deactivated(
 ):
     settings.WEBHOOK_MAX_ATTEMPTS = 1
     sub, _ = webhooks.webhook_subscription_create(
-        url=receiver.url, created_by=publisher, registered_model=registered_model
+        url=receiver.url, actor=publisher, registered_model=registered_model
     )
     receiver.answers.append(500)
     register(registered_model, publisher)
@@ -90,7 +90,7 @@ def test_failed_deliveries_can_be_replayed_and_subscriptions_deactivated(
 def test_model_and_version_pages_show_where_versions_run(client, registered_model, publisher, reviewer):
     v1 = register(registered_model, publisher)
     promote(v1, publisher, reviewer)
-    services.deployment_report(version=v1, environment="prod-eu", status="succeeded", reported_by=publisher)
+    services.deployment_report(version=v1, environment="prod-eu", status="succeeded", actor=publisher)
     client.force_login(publisher)
     model_page = client.get(
         reverse("models_app:registeredmodel-detail", args=["fraud-detector"])

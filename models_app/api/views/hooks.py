@@ -269,7 +269,7 @@ class DeploymentListView(ModelScopedMixin, generics.ListAPIView):
     def post(self, request, name, ref):
         data = validated(DeploymentReportInputSerializer, request.data)
         version = version_or_404(self.get_registered_model(), ref)
-        deployment = services.deployment_report(version=version, reported_by=request.user, **data)
+        deployment = services.deployment_report(version=version, actor=request.user, **data)
         return Response(self.get_serializer(deployment).data, status=status.HTTP_201_CREATED)
 
 
@@ -312,9 +312,7 @@ class WebhookSubscriptionListView(generics.ListAPIView):
         data = validated(WebhookSubscriptionCreateInputSerializer, request.data)
         model_name = data.pop("model", None)
         model = selectors.model_get(name=model_name) if model_name else None
-        sub, secret = webhooks.webhook_subscription_create(
-            created_by=request.user, registered_model=model, **data
-        )
+        sub, secret = webhooks.webhook_subscription_create(actor=request.user, registered_model=model, **data)
         sub = get_object_or_404(selectors.webhook_subscription_list(user=request.user), pk=sub.pk)
         sub.secret = secret
         body = WebhookSubscriptionSecretSerializer(sub, context=self.get_serializer_context()).data

@@ -33,7 +33,7 @@ class RegisteredModelListView(generics.ListAPIView):
 
     def post(self, request):
         data = validated(s.RegisteredModelCreateInputSerializer, request.data)
-        model = services.registered_model_create(created_by=request.user, **data)
+        model = services.registered_model_create(actor=request.user, **data)
         model = selectors.model_get(name=model.name)
         body = self.get_serializer(model).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})

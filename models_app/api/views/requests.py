@@ -38,7 +38,7 @@ class TransitionRequestListView(generics.ListAPIView):
         model = model_or_404(data["model"], field="model")
         version = version_or_404(model, data["version"], field="version")
         req = services.transition_request_create(
-            version=version, to=data["to"], requested_by=request.user, comment=data["comment"]
+            version=version, to=data["to"], actor=request.user, comment=data["comment"]
         )
         body = self.get_serializer(selectors.transition_request_get(pk=req.pk)).data
         location = reverse("api:transitionrequest-detail", kwargs={"pk": req.pk}, request=request)
@@ -86,14 +86,14 @@ def _decision_schema(summary: str, description: str):
 class TransitionRequestApproveView(_DecisionView):
     @staticmethod
     def service(req, user, comment):
-        return services.transition_request_approve(transition_request=req, reviewer=user, comment=comment)
+        return services.transition_request_approve(transition_request=req, actor=user, comment=comment)
 
 
 @_decision_schema("Reject a request", "One rejection closes the request.")
 class TransitionRequestRejectView(_DecisionView):
     @staticmethod
     def service(req, user, comment):
-        return services.transition_request_reject(transition_request=req, reviewer=user, comment=comment)
+        return services.transition_request_reject(transition_request=req, actor=user, comment=comment)
 
 
 @_decision_schema("Cancel a request", "Only the requester may cancel a pending request.")

@@ -184,7 +184,7 @@ class UploadListView(ModelScopedMixin, APIView):
         )
         session = services.version_upload_begin(
             registered_model=model,
-            created_by=request.user,
+            actor=request.user,
             files=[services.DeclaredFile(**f) for f in data["files"]],
             metadata=data["metadata"],
             idempotency_key=key,

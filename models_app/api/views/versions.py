@@ -109,7 +109,7 @@ class ModelVersionListView(ModelScopedMixin, generics.ListAPIView):
         ]
         version, created = services.version_register(
             registered_model=model,
-            created_by=request.user,
+            actor=request.user,
             files=incoming,
             metadata=metadata,
             idempotency_key=request.headers.get("Idempotency-Key"),

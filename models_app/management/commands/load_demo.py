@@ -317,7 +317,7 @@ class Command(BaseCommand):
             model = services.registered_model_create(
                 name=spec.name,
                 team=Group.objects.get(name=spec.team),
-                created_by=publisher,
+                actor=publisher,
                 description=spec.description,
                 tags=spec.tags,
                 required_approvals=spec.required_approvals,
@@ -325,7 +325,7 @@ class Command(BaseCommand):
         for number, version_spec in enumerate(spec.versions, start=1):
             version, _ = services.version_register(
                 registered_model=model,
-                created_by=publisher,
+                actor=publisher,
                 files=_files(spec, number, version_spec),
                 metadata=_metadata(spec, number, version_spec),
                 idempotency_key=f"demo:{spec.name}:v{number}",
@@ -350,7 +350,7 @@ class Command(BaseCommand):
         if existing is not None:
             return existing
         return services.transition_request_create(
-            version=version, to=Stage.PRODUCTION, requested_by=self.users[requester], comment=comment
+            version=version, to=Stage.PRODUCTION, actor=self.users[requester], comment=comment
         )
 
     def _approve(self, req: TransitionRequest, reviewer: str, comment: str) -> None:
@@ -361,7 +361,7 @@ class Command(BaseCommand):
         ):
             return
         services.transition_request_approve(
-            transition_request=req, reviewer=self.users[reviewer], comment=comment
+            transition_request=req, actor=self.users[reviewer], comment=comment
         )
 
     def _reject(self, req: TransitionRequest, reviewer: str, comment: str) -> None:
@@ -369,7 +369,7 @@ class Command(BaseCommand):
         if req.status != RequestStatus.PENDING:
             return
         services.transition_request_reject(
-            transition_request=req, reviewer=self.users[reviewer], comment=comment
+            transition_request=req, actor=self.users[reviewer], comment=comment
         )
 
     def _story(self) -> None:
