@@ -14,15 +14,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 
 from models_app.choices import Decision
 from models_app.exceptions import InvalidInput
-from models_app.models import Approval, PromotionPolicy, RegisteredModel, TransitionRequest
+from models_app.models import Approval, PromotionPolicy, RegisteredModel, TransitionRequest, alias_validator
 
 OPERATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
 MAX_GATES = 50
 MAX_WINDOWS = 100
 MAX_METRIC_NAME = 100
+MAX_PROTECTED_ALIASES = 50
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class Policy:
     metric_gates: tuple[MetricGate, ...] = ()
     group_approvals: dict[str, int] = field(default_factory=dict)
     freeze_windows: tuple[FreezeWindow, ...] = ()
+    protected_aliases: tuple[str, ...] = ()
+    retention: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         """JSON-ready form: what the API shows and what policy ledger rows record."""
@@ -81,6 +85,8 @@ class Policy:
                 {"start": w.start.isoformat(), "end": w.end.isoformat(), "reason": w.reason}
                 for w in self.freeze_windows
             ],
+            "protected_aliases": list(self.protected_aliases),
+            "retention": dict(self.retention),
         }
 
     def describe(self) -> list[str]:
@@ -92,6 +98,15 @@ class Policy:
         if self.metric_gates:
             lines.append("to enter Production: " + " and ".join(str(g) for g in self.metric_gates))
         lines += [f"Production frozen {w}" for w in self.freeze_windows]
+        if self.protected_aliases:
+            lines.append(
+                "aliases moved only on approval: " + ", ".join(f"@{a}" for a in self.protected_aliases)
+            )
+        if self.retention:
+            lines.append(
+                f"files of Archived versions beyond the {self.retention['keep_archived']} newest are purged "
+                f"after {self.retention['archived_for_days']} days"
+            )
         return lines
 
 
@@ -186,6 +201,40 @@ def clean_freeze_windows(value: object) -> list[dict]:
     return sorted(cleaned, key=lambda w: w["start"])
 
 
+def clean_protected_aliases(value: object) -> list[str]:
+    """Alias names (without the ``@``) that move only by an approved request; sorted, no repeats."""
+    if not isinstance(value, list):
+        raise InvalidInput('Must be a list of alias names, e.g. ["champion"].', field="protected_aliases")
+    if len(value) > MAX_PROTECTED_ALIASES:
+        raise InvalidInput(f"At most {MAX_PROTECTED_ALIASES} aliases.", field="protected_aliases")
+    cleaned = set()
+    for i, name in enumerate(value):
+        where = f"protected_aliases[{i}]"
+        if not isinstance(name, str):
+            raise InvalidInput("Must be an alias name.", field=where)
+        try:
+            alias_validator(name)
+        except ValidationError as exc:
+            raise InvalidInput(exc.messages[0], field=where) from None
+        cleaned.add(name)
+    return sorted(cleaned)
+
+
+def clean_retention(value: object) -> dict[str, int]:
+    """``{"keep_archived": N, "archived_for_days": D}`` (both whole numbers), or ``{}`` for no retention."""
+    if value in (None, {}):
+        return {}
+    if not isinstance(value, dict) or set(value) != {"keep_archived", "archived_for_days"}:
+        raise InvalidInput(
+            'Must be {"keep_archived": N, "archived_for_days": D}, or {} for no retention.', field="retention"
+        )
+    for key, upper in (("keep_archived", 10_000), ("archived_for_days", 36_500)):
+        number = value[key]
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= upper:
+            raise InvalidInput(f"Must be a whole number from 0 to {upper}.", field=f"retention.{key}")
+    return {"keep_archived": value["keep_archived"], "archived_for_days": value["archived_for_days"]}
+
+
 # -- evaluation ---------------------------------------------------------------------------------------
 
 
@@ -203,6 +252,8 @@ def policy_from_record(registered_model: RegisteredModel, record: PromotionPolic
             )
             for w in record.freeze_windows
         ),
+        protected_aliases=tuple(record.protected_aliases),
+        retention=dict(record.retention),
     )
 
 

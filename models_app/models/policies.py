@@ -6,7 +6,6 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-# The pipeline-integration tables (events outbox, webhooks, deployments) live in their own module.
 from models_app.models.registry import RegisteredModel
 
 
@@ -17,7 +16,9 @@ class PromotionPolicy(models.Model):
     ``group_approvals``: ``{"Governance": 1}``, the least approvals from members of each group, on top of
     the model's ``required_approvals``. ``freeze_windows``: ``[{"start": iso, "end": iso, "reason": ""}]``,
     half-open intervals during which Production changes other than rollbacks are refused.
-    Written only by ``services.promotion_policy_set``, which records every change in the ledger.
+    ``protected_aliases``: ``["champion"]``, aliases that move only by an approved request.
+    ``retention``: ``{"keep_archived": N, "archived_for_days": D}`` or ``{}``: which Archived versions'
+    files ``apply_retention`` purges. Written only by ``services.promotion_policy_set``, which records every change in the ledger.
     """
 
     registered_model = models.OneToOneField(
@@ -26,6 +27,8 @@ class PromotionPolicy(models.Model):
     metric_gates = models.JSONField(default=list, blank=True)
     group_approvals = models.JSONField(default=dict, blank=True)
     freeze_windows = models.JSONField(default=list, blank=True)
+    protected_aliases = models.JSONField(default=list, blank=True)
+    retention = models.JSONField(default=dict, blank=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(default=timezone.now)
 

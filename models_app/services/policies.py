@@ -36,6 +36,8 @@ def promotion_policy_set(
     metric_gates: list | Unset = UNSET,
     group_approvals: dict | Unset = UNSET,
     freeze_windows: list | Unset = UNSET,
+    protected_aliases: list | Unset = UNSET,
+    retention: dict | Unset = UNSET,
     required_approvals: int | Unset = UNSET,
     comment: str = "",
 ) -> PromotionPolicy:
@@ -51,6 +53,10 @@ def promotion_policy_set(
         changes["group_approvals"] = policies.clean_group_approvals(group_approvals)
     if freeze_windows is not UNSET:
         changes["freeze_windows"] = policies.clean_freeze_windows(freeze_windows)
+    if protected_aliases is not UNSET:
+        changes["protected_aliases"] = policies.clean_protected_aliases(protected_aliases)
+    if retention is not UNSET:
+        changes["retention"] = policies.clean_retention(retention)
     if required_approvals is not UNSET:
         required_approvals = clean_required_approvals(required_approvals)
     comment = clean_comment(comment)
