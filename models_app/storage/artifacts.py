@@ -14,7 +14,8 @@ from typing import IO
 from django.core.files import File
 from django.core.files.storage import Storage, storages
 
-from models_app.exceptions import InvalidArtifactPath
+from models_app.exceptions import InvalidArtifactPath, InvalidInput
+from models_app.storage import objectstore
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,6 @@ def validate_artifact_path(path: object, *, field: str = "file") -> str:
 def validate_sha256(value: object, *, field: str) -> str:
     """Return a lowercase hex SHA-256 or raise naming ``field``."""
     if not isinstance(value, str) or not _SHA256_RE.match(value.lower()):
-        from models_app.exceptions import InvalidInput
-
         raise InvalidInput("Must be a SHA-256 digest of 64 hexadecimal characters.", field=field)
     return value.lower()
 
@@ -123,8 +122,6 @@ def store_stream(*, storage: Storage, key: str, stream: IO[bytes]) -> tuple[int,
     if hasattr(stream, "seek"):
         with contextlib.suppress(OSError, ValueError):
             stream.seek(0)
-    from models_app.storage import objectstore
-
     if objectstore.is_s3(storage):
         return objectstore.upload_stream(storage, key, stream)
     reader = HashingReader(stream)
@@ -149,8 +146,6 @@ def iter_file(
     storage: Storage, key: str, *, start: int = 0, length: int | None = None, chunk_size: int = CHUNK_SIZE
 ):
     """Yield the stored bytes of ``key`` (optionally a byte range) in chunks."""
-    from models_app.storage import objectstore
-
     if objectstore.is_s3(storage):
         # S3File.read() would first copy the whole object into a local buffer; stream the GET body.
         yield from objectstore.open_stream(storage, key, start=start, length=length, chunk_size=chunk_size)
