@@ -438,7 +438,7 @@ def version_upload_abort(*, session: UploadSession, actor, reason: str = "") -> 
     return locked
 
 
-def upload_sessions_expire(*, now=None) -> list[UploadSession]:
+def upload_session_expire_stale(*, now=None) -> list[UploadSession]:
     """Abort every upload left open past its expiry, or stuck completing for as long (a crashed
     completion), and remove its bytes. Run by ``cleanup_uploads`` and ``gc_artifacts``."""
     now = now or timezone.now()

@@ -25,7 +25,7 @@ from models_app.ui.forms import CommentForm, RollbackForm, TransitionForm
 
 
 def _version_for_post(name: str, number: int):
-    model = get_or_404(selectors.model_get, name=name)
+    model = get_or_404(selectors.registered_model_get, name=name)
     version = get_or_404(selectors.version_get, registered_model=model, ref=number)
     return model, version
 

@@ -230,7 +230,7 @@ class EventFeedView(APIView):
             raise InvalidInput(f"Unknown event type {unknown[0]!r}.", field="type")
         model = None
         if request.query_params.get("model"):
-            model = selectors.model_get(name=request.query_params["model"])
+            model = selectors.registered_model_get(name=request.query_params["model"])
         events = selectors.event_list_after(after=after, limit=limit + 1, types=types, registered_model=model)
         has_more = len(events) > limit
         events = events[:limit]
@@ -311,7 +311,7 @@ class WebhookSubscriptionListView(generics.ListAPIView):
     def post(self, request):
         data = validated(WebhookSubscriptionCreateInputSerializer, request.data)
         model_name = data.pop("model", None)
-        model = selectors.model_get(name=model_name) if model_name else None
+        model = selectors.registered_model_get(name=model_name) if model_name else None
         sub, secret = webhooks.webhook_subscription_create(actor=request.user, registered_model=model, **data)
         sub = get_object_or_404(selectors.webhook_subscription_list(user=request.user), pk=sub.pk)
         sub.secret = secret
