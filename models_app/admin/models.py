@@ -120,11 +120,7 @@ class RegisteredModelAdmin(ServiceFormAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if change:
-            changed = {
-                name: data[name]
-                for name in ("description", "tags", "required_approvals", "team")
-                if name in form.changed_data
-            }
+            changed = self.edited(form, ("description", "tags", "required_approvals", "team"))
             saved = self.run_service(
                 services.registered_model_update,
                 registered_model=RegisteredModel.objects.get(pk=obj.pk),
