@@ -44,7 +44,8 @@ def registered_model_get(*, name: str) -> RegisteredModel:
 
 
 def registered_model_list_with_staging() -> QuerySet[RegisteredModel]:
-    """``registered_model_list`` plus each model's Staging versions as ``staging_versions`` (for the models page)."""
+    """``registered_model_list`` plus each model's Staging versions as ``staging_versions`` (for the
+    models page)."""
     staging = ModelVersion.objects.filter(stage=Stage.STAGING).order_by("-version")
     return registered_model_list().prefetch_related(
         Prefetch("versions", queryset=staging, to_attr="staging_versions")

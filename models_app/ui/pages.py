@@ -144,7 +144,8 @@ def modelversion_detail(request: HttpRequest, name: str, number: int) -> HttpRes
 
 
 def history_context(model, query) -> tuple[dict, int]:
-    """The point-in-time page's context and status for a ``selectors.registered_model_history_at_text`` answer."""
+    """The point-in-time page's context and status for a
+    ``selectors.registered_model_history_at_text`` answer."""
     context = {"model": model, "at_text": query.at_text, "error": query.error, "snapshot": query.snapshot}
     return context, 400 if query.error else 200
 
