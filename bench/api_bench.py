@@ -13,47 +13,38 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import os
 import platform
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
+from _common import (
+    BOUNDARY,
+    free_port,
+    migrate,
+    multipart,
+    process_tree,
+    promote,
+    recreate_database,
+    register,
+    rss_kib,
+    seed_people,
+    setup_django,
+    start_server,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-BOUNDARY = "bench-boundary-5b0e"
 MiB = 1024 * 1024
 
 
 # -- server memory ------------------------------------------------------------------------------------
-
-
-def _rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return 0
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
 
 
 class RssSampler:
@@ -74,8 +65,7 @@ class RssSampler:
 
     def _run(self):
         while not self._stop.is_set():
-            pids = [self.master_pid, *_children(self.master_pid)]
-            self.peak_kib = max(self.peak_kib, sum(_rss_kib(p) for p in pids))
+            self.peak_kib = max(self.peak_kib, sum(rss_kib(p) for p in process_tree(self.master_pid)))
             self._stop.wait(0.02)
 
     def __exit__(self, *exc):
@@ -90,44 +80,12 @@ class RssSampler:
 # -- set-up -----------------------------------------------------------------------------------------
 
 
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def seed(n_versions: int, n_models: int, deadline: float) -> dict:
     """Create users, models and ``n_versions`` versions through the services; one Production per model."""
-    import django
-
-    django.setup()
-    from django.contrib.auth.models import Group, Permission, User
-
     from models_app import services
-    from models_app.role_permissions import ensure_role_groups
     from models_app.services.tokens import api_token_create
-    from models_app.storage.artifacts import IncomingFile
 
-    ensure_role_groups(Group, Permission)
-    team = Group.objects.create(name="bench-team")
-    publisher = User.objects.create_user("bench-publisher")
-    publisher.groups.add(Group.objects.get(name="Publishers"), team)
-    reviewer = User.objects.create_user("bench-reviewer")
-    reviewer.groups.add(Group.objects.get(name="Reviewers"))
-    publisher = User.objects.get(pk=publisher.pk)
-    reviewer = User.objects.get(pk=reviewer.pk)
-
+    team, publisher, (reviewer,) = seed_people("bench", ["bench-reviewer"])
     models = [
         services.registered_model_create(name=f"bench-{i:03d}", team=team, actor=publisher)
         for i in range(n_models)
@@ -139,17 +97,15 @@ def seed(n_versions: int, n_models: int, deadline: float) -> dict:
         for number in range(per_model):
             if time.monotonic() > deadline:
                 raise SystemExit(f"seeding passed its time limit after {made} versions")
-            version, _ = services.version_register(
-                registered_model=model,
-                actor=publisher,
-                files=[IncomingFile(path="model.bin", stream=io.BytesIO(f"{model.name}-{number}".encode()))],
-                metadata={"metrics": {"accuracy": random.random()}, "tags": {"seed": str(index)}},
+            version = register(
+                model,
+                publisher,
+                f"{model.name}-{number}".encode(),
+                {"metrics": {"accuracy": random.random()}, "tags": {"seed": str(index)}},
             )
             made += 1
             if number == per_model // 2:
-                services.version_transition(version=version, to="staging", actor=publisher)
-                req = services.transition_request_create(version=version, to="production", actor=publisher)
-                services.transition_request_approve(transition_request=req, actor=reviewer)
+                promote(version, publisher, reviewer)
         print(
             f"  seeded {made}/{n_versions} versions ({time.monotonic() - started:.0f} s)",
             file=sys.stderr,
@@ -166,51 +122,7 @@ def seed(n_versions: int, n_models: int, deadline: float) -> dict:
     }
 
 
-def start_server(env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
-    cmd = [
-        str(ROOT / ".venv/bin/gunicorn"),
-        "registry_site.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(threads),
-        "--timeout",
-        "600",
-        "--log-level",
-        "warning",
-    ]
-    server = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health/", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("gunicorn did not answer /api/v1/health/ within 30 s")
-
-
 # -- workloads ----------------------------------------------------------------------------------------
-
-
-def multipart_small(path: str, data: bytes) -> tuple[bytes, str]:
-    body = (
-        (
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n'
-            '{"metrics": {"accuracy": 0.5}}\r\n'
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{path}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode()
-        + data
-        + f"\r\n--{BOUNDARY}--\r\n".encode()
-    )
-    return body, f"multipart/form-data; boundary={BOUNDARY}"
 
 
 def registrations(
@@ -232,7 +144,7 @@ def registrations(
                     i = next(counter, None)
                 if i is None:
                     return
-                body, content_type = multipart_small("weights/model.bin", os.urandom(1024))
+                body, content_type = multipart(os.urandom(1024), path="weights/model.bin")
                 response = client.post(
                     f"/api/v1/models/{model}/versions/", content=body, headers={"Content-Type": content_type}
                 )
@@ -359,19 +271,16 @@ def main() -> None:
         "REGISTRY_LOG_LEVEL": "WARNING",
     }
     (workdir / "uploads").mkdir(parents=True)
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
 
     print(f"recreating database and migrating ({workdir})", file=sys.stderr)
     recreate_database(database_url)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
-    )
+    migrate(env)
+    setup_django(env)
     seeded = seed(args.versions, args.models, time.monotonic() + args.seed_minutes * 60)
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = start_server(env, port, args.workers, args.threads)
+    server = start_server(env, port, args.workers, args.threads, timeout=600)
     sampler = RssSampler(server.pid)
     rows: list[tuple[str, str, float]] = []
     try:

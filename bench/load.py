@@ -19,123 +19,41 @@ import os
 import platform
 import random
 import secrets
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections import defaultdict
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
-import psycopg
+from _common import (
+    free_port,
+    migrate,
+    multipart,
+    promote,
+    recreate_database,
+    register,
+    seed_people,
+    setup_django,
+    start_server,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-BOUNDARY = "load-boundary-3f9a"
 MODELS = ("load-alpha", "load-beta")
-
-
-def recreate_database(url: str) -> None:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin_url = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def setup_django(env: dict) -> None:
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def seed() -> dict:
     """Users, tokens, two models each with v1 in Production (through the services)."""
-    import io
-
-    from django.contrib.auth.models import Group, Permission, User
-
     from models_app import services
-    from models_app.role_permissions import ensure_role_groups
     from models_app.services.tokens import api_token_create
-    from models_app.storage.artifacts import IncomingFile
 
-    ensure_role_groups(Group, Permission)
-    team = Group.objects.create(name="load-team")
-    publisher = User.objects.create_user("load-publisher")
-    publisher.groups.add(Group.objects.get(name="Publishers"), team)
-    reviewers = []
-    for name in ("load-reviewer-1", "load-reviewer-2"):
-        user = User.objects.create_user(name)
-        user.groups.add(Group.objects.get(name="Reviewers"))
-        reviewers.append(user)
-    publisher = User.objects.get(pk=publisher.pk)
+    team, publisher, reviewers = seed_people("load", ["load-reviewer-1", "load-reviewer-2"])
     for name in MODELS:
         model = services.registered_model_create(name=name, team=team, actor=publisher)
-        version, _ = services.version_register(
-            registered_model=model,
-            actor=publisher,
-            files=[IncomingFile(path="model.bin", stream=io.BytesIO(os.urandom(64 * 1024)))],
-            metadata={"metrics": {"accuracy": 0.95}},
-        )
-        services.version_transition(version=version, to="staging", actor=publisher)
-        req = services.transition_request_create(version=version, to="production", actor=publisher)
-        services.transition_request_approve(
-            transition_request=req, actor=User.objects.get(pk=reviewers[0].pk)
-        )
+        version = register(model, publisher, os.urandom(64 * 1024), {"metrics": {"accuracy": 0.95}})
+        promote(version, publisher, reviewers[0])
     return {
         "publisher": api_token_create(user=publisher, name="load")[1],
         "reviewers": [api_token_create(user=r, name="load")[1] for r in reviewers],
     }
-
-
-def start_server(env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
-    cmd = [
-        str(ROOT / ".venv/bin/gunicorn"),
-        "registry_site.wsgi:application",
-        f"--bind=127.0.0.1:{port}",
-        f"--workers={workers}",
-        "--worker-class=gthread",
-        f"--threads={threads}",
-        "--timeout=120",
-        "--log-level=warning",
-    ]
-    server = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health/", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("gunicorn did not answer /api/v1/health/ within 30 s")
-
-
-def multipart(data: bytes, accuracy: float) -> tuple[bytes, str]:
-    body = (
-        (
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n'
-            f'{{"metrics": {{"accuracy": {accuracy}}}}}\r\n'
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="model.bin"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode()
-        + data
-        + f"\r\n--{BOUNDARY}--\r\n".encode()
-    )
-    return body, f"multipart/form-data; boundary={BOUNDARY}"
 
 
 class Stats:
@@ -220,7 +138,7 @@ def run_client(
                             stats.errors.append(f"download {model}: body does not match its ETag")
             elif roll < 0.88:
                 data = os.urandom(rng.randint(1, 32) * 1024)
-                body, content_type = multipart(data, rng.choice([0.9, 0.95]))
+                body, content_type = multipart(data, accuracy=rng.choice([0.9, 0.95]))
                 response = call(
                     "register",
                     publisher,
@@ -344,13 +262,11 @@ def main() -> None:
         "REGISTRY_LOG_LEVEL": "WARNING",
     }
     recreate_database(url)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
-    )
+    migrate(env)
     setup_django(env)
     tokens = seed()
     port = free_port()
-    server = start_server(env, port, args.workers, args.threads)
+    server = start_server(env, port, args.workers, args.threads, timeout=120)
     stats = Stats()
     budget = threading.Semaphore(args.max_requests)
     try:

@@ -32,9 +32,9 @@ from pathlib import Path
 
 import boto3
 import httpx
+from _common import ROOT, process_tree, rss_kib
 from botocore.config import Config
 
-ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 BUCKET = "registry-bench"
@@ -58,24 +58,6 @@ def wait_for(url: str, timeout: float = 30.0) -> None:
             return
         time.sleep(0.2)
     raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
-
-
-def rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def process_tree(pid: int) -> list[int]:
-    out = [pid]
-    with contextlib.suppress(OSError):
-        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-            out.extend(process_tree(int(child)))
-    return out
 
 
 class PeakRss:

@@ -10,24 +10,6 @@ from django.http import StreamingHttpResponse
 
 from models_app.models import LedgerEntry
 
-LEDGER_CSV_HEADER = (
-    "id",
-    "created_at",
-    "model",
-    "version",
-    "kind",
-    "from_stage",
-    "to_stage",
-    "alias",
-    "actor",
-    "transition_request",
-    "comment",
-    "details",
-    "request_id",
-    "prev_hash",
-    "row_hash",
-)
-
 
 class _Echo:
     """A write-only file for csv.writer: hands each formatted line back instead of buffering it."""
@@ -43,30 +25,33 @@ def _cell(text: str) -> str:
     return text
 
 
+def _cells(row: LedgerEntry) -> dict[str, object]:
+    return {
+        "id": row.pk,
+        "created_at": row.created_at.isoformat(),
+        "model": _cell(row.registered_model.name),
+        "version": row.version.version if row.version_id else "",
+        "kind": row.kind,
+        "from_stage": row.from_stage,
+        "to_stage": row.to_stage,
+        "alias": _cell(row.alias),
+        "actor": _cell(row.actor_username),
+        "transition_request": row.transition_request_id or "",
+        "comment": _cell(row.comment),
+        "details": json.dumps(row.details, sort_keys=True) if row.details else "",
+        "request_id": row.request_id,
+        "prev_hash": row.prev_hash,
+        "row_hash": row.row_hash,
+    }
+
+
 def ledger_csv_lines(rows: Iterable[LedgerEntry]) -> Iterator[str]:
-    """The ledger as CSV lines, one row at a time."""
+    """The ledger as CSV lines, one row at a time, in the columns the API shows (``LedgerEntry.COLUMNS``)."""
     writer = csv.writer(_Echo())
-    yield writer.writerow(LEDGER_CSV_HEADER)
+    yield writer.writerow(LedgerEntry.COLUMNS)
     for row in rows:
-        yield writer.writerow(
-            [
-                row.pk,
-                row.created_at.isoformat(),
-                _cell(row.registered_model.name),
-                row.version.version if row.version_id else "",
-                row.kind,
-                row.from_stage,
-                row.to_stage,
-                _cell(row.alias),
-                _cell(row.actor_username),
-                row.transition_request_id or "",
-                _cell(row.comment),
-                json.dumps(row.details, sort_keys=True) if row.details else "",
-                row.request_id,
-                row.prev_hash,
-                row.row_hash,
-            ]
-        )
+        cells = _cells(row)
+        yield writer.writerow([cells[column] for column in LedgerEntry.COLUMNS])
 
 
 def ledger_csv_response(rows: Iterable[LedgerEntry], *, filename: str) -> StreamingHttpResponse:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from models_app.exceptions import InvalidInput
+from models_app.storage.artifacts import validate_artifact_path, validate_sha256
 
 METADATA_FIELDS = (
     "source",
@@ -186,8 +187,6 @@ def clean_version_metadata(data: Any) -> dict[str, Any]:
 
     The returned dict has the keys of METADATA_FIELDS; ``files`` maps path -> expected sha256.
     """
-    from models_app.storage.artifacts import validate_artifact_path, validate_sha256
-
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -54,6 +54,15 @@ def first(*refusals: Refusal) -> Refusal:
     return next((r for r in refusals if r is not None), None)
 
 
+def _team_publishers(user, registered_model, *, to: str, or_reviewers: bool = False) -> Refusal:
+    """The model's team publishers (and Reviewers, with ``or_reviewers``) may ``to`` (e.g. "register
+    versions of") the model."""
+    if roles.can_publish(user, registered_model) or (or_reviewers and roles.can_rollback(user)):
+        return None
+    who = f"Publishers of team '{registered_model.team.name}'" + (" or Reviewers" if or_reviewers else "")
+    return NotAllowed(f"Only {who} can {to} '{registered_model.name}'.")
+
+
 # -- using the registry at all ----------------------------------------------------------------------------
 
 
@@ -93,12 +102,7 @@ def may_govern(user) -> Refusal:
 
 def may_publish(user, *, registered_model) -> Refusal:
     """The model's team publishers register versions (in one request or by direct upload)."""
-    if roles.can_publish(user, registered_model):
-        return None
-    return NotAllowed(
-        f"Only Publishers of team '{registered_model.team.name}' can register versions of "
-        f"'{registered_model.name}'."
-    )
+    return _team_publishers(user, registered_model, to="register versions of")
 
 
 def may_edit_version(user, *, version) -> Refusal:
@@ -232,12 +236,7 @@ def may_request(user, *, version, target: Stage, has_pending: bool) -> Refusal:
 
 def may_request_for(user, *, registered_model) -> Refusal:
     """Whether the user may request promotions of this model's versions at all."""
-    if roles.can_publish(user, registered_model):
-        return None
-    return NotAllowed(
-        f"Only Publishers of team '{registered_model.team.name}' can request promotions of "
-        f"'{registered_model.name}'."
-    )
+    return _team_publishers(user, registered_model, to="request promotions of")
 
 
 def gates_pass(policy, *, registered_model, version) -> Refusal:
@@ -320,22 +319,12 @@ def may_deactivate_user(actor, *, user) -> Refusal:
 
 def may_move_alias(user, *, registered_model) -> Refusal:
     """The model's team publishers and Reviewers set, move and remove its aliases."""
-    if roles.can_publish(user, registered_model) or roles.can_rollback(user):
-        return None
-    return NotAllowed(
-        f"Only Publishers of team '{registered_model.team.name}' or Reviewers can move aliases of "
-        f"'{registered_model.name}'."
-    )
+    return _team_publishers(user, registered_model, to="move aliases of", or_reviewers=True)
 
 
 def may_report_deployment(user, *, registered_model) -> Refusal:
     """The model's team publishers and Reviewers (who roll back) report what CD deployed."""
-    if roles.can_publish(user, registered_model) or roles.can_rollback(user):
-        return None
-    return NotAllowed(
-        f"Only Publishers of team '{registered_model.team.name}' or Reviewers can report deployments of "
-        f"'{registered_model.name}'."
-    )
+    return _team_publishers(user, registered_model, to="report deployments of", or_reviewers=True)
 
 
 def may_manage_webhooks(user, *, registered_model=None, team=None) -> Refusal:

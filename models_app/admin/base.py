@@ -40,6 +40,11 @@ class ServiceFormAdmin(admin.ModelAdmin):
         except RegistryError as exc:
             raise _ServiceRefused(exc) from exc
 
+    @staticmethod
+    def edited(form, names) -> dict:
+        """The fields among ``names`` that the form changed, with their new values (for an update service)."""
+        return {name: form.cleaned_data[name] for name in names if name in form.changed_data}
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
@@ -76,6 +81,16 @@ def _pretty_json(value) -> str:
     if value in (None, {}, []):
         return "—"
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def pretty_json_field(name: str, description: str):
+    """A read-only admin field that shows the JSON field ``name`` indented (a dash when empty)."""
+
+    @admin.display(description=description)
+    def show(self, obj):
+        return _pretty_json(getattr(obj, name))
+
+    return show
 
 
 class ReadOnlyMixin:

@@ -101,22 +101,15 @@ class LedgerEntryAdmin(LedgerVerificationMixin, ReadOnlyAdmin):
     date_hierarchy = "created_at"
     actions = ("export_selected_csv",)
     change_list_template = "admin/models_app/ledgerentry/change_list.html"
-    fields = (
-        "created_at",
-        "registered_model",
-        "version",
-        "kind",
-        "from_stage",
-        "to_stage",
-        "alias",
-        "actor",
-        "actor_username",
-        "transition_request",
-        "comment",
-        "details",
-        "request_id",
-        "prev_hash",
-        "row_hash",
+    # A row's columns (its id is in the title), with the model and the user as links and the username as
+    # the row recorded it.
+    fields = tuple(
+        name
+        for column in LedgerEntry.COLUMNS
+        if column != "id"
+        for name in {"model": ("registered_model",), "actor": ("actor", "actor_username")}.get(
+            column, (column,)
+        )
     )
     readonly_fields = fields
 

@@ -56,7 +56,7 @@ class RegisteredModelAdmin(ServiceFormAdmin):
     )
 
     def get_queryset(self, request):
-        return selectors.model_list()
+        return selectors.registered_model_list()
 
     def get_readonly_fields(self, request, obj=None):
         readonly = ["last_version_number", "created_by", "created_at", "updated_at"]
@@ -101,7 +101,9 @@ class RegisteredModelAdmin(ServiceFormAdmin):
         model = self.get_object(request, object_id)
         if model is None or not self.has_view_permission(request, model):
             raise PermissionDenied
-        query = selectors.model_history_for(registered_model=model, at_text=request.GET.get("at"))
+        query = selectors.registered_model_history_at_text(
+            registered_model=model, at_text=request.GET.get("at")
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": f"{model.name} at a moment",
@@ -118,11 +120,7 @@ class RegisteredModelAdmin(ServiceFormAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if change:
-            changed = {
-                name: data[name]
-                for name in ("description", "tags", "required_approvals", "team")
-                if name in form.changed_data
-            }
+            changed = self.edited(form, ("description", "tags", "required_approvals", "team"))
             saved = self.run_service(
                 services.registered_model_update,
                 registered_model=RegisteredModel.objects.get(pk=obj.pk),

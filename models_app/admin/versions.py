@@ -12,7 +12,7 @@ from models_app.admin.base import (
     VersionModelTagFilter,
     VersionTagFilter,
     _copy_saved,
-    _pretty_json,
+    pretty_json_field,
 )
 from models_app.models import (
     ArtifactFile,
@@ -119,26 +119,9 @@ class ModelVersionAdmin(ServiceFormAdmin):
         ),
         ("Registration", {"fields": ("created_by", "created_at", "idempotency_key")}),
     )
-    readonly_fields = (
-        "registered_model",
-        "version",
-        "stage",
-        "status",
-        "status_reason",
-        "source_repository",
-        "source_commit",
-        "source_branch",
-        "source_dirty",
-        "run_url",
-        "parent",
-        "datasets_pretty",
-        "parameters_pretty",
-        "metrics_pretty",
-        "environment_pretty",
-        "signature_pretty",
-        "created_by",
-        "created_at",
-        "idempotency_key",
+    # Everything shown but the card is read-only.
+    readonly_fields = tuple(
+        name for _, options in fieldsets for name in options["fields"] if name not in ("description", "tags")
     )
 
     def get_queryset(self, request):
@@ -154,30 +137,14 @@ class ModelVersionAdmin(ServiceFormAdmin):
     def team(self, obj):
         return obj.registered_model.team.name
 
-    @admin.display(description="Datasets")
-    def datasets_pretty(self, obj):
-        return _pretty_json(obj.datasets)
-
-    @admin.display(description="Parameters")
-    def parameters_pretty(self, obj):
-        return _pretty_json(obj.parameters)
-
-    @admin.display(description="Metrics")
-    def metrics_pretty(self, obj):
-        return _pretty_json(obj.metrics)
-
-    @admin.display(description="Environment")
-    def environment_pretty(self, obj):
-        return _pretty_json(obj.environment)
-
-    @admin.display(description="Signature")
-    def signature_pretty(self, obj):
-        return _pretty_json(obj.signature)
+    datasets_pretty = pretty_json_field("datasets", "Datasets")
+    parameters_pretty = pretty_json_field("parameters", "Parameters")
+    metrics_pretty = pretty_json_field("metrics", "Metrics")
+    environment_pretty = pretty_json_field("environment", "Environment")
+    signature_pretty = pretty_json_field("signature", "Signature")
 
     def save_model(self, request, obj, form, change):
-        changed = {
-            name: form.cleaned_data[name] for name in ("description", "tags") if name in form.changed_data
-        }
+        changed = self.edited(form, ("description", "tags"))
         # A fresh row: the form instance is only a carrier of the two editable fields.
         current = ModelVersion.objects.select_related("registered_model").get(pk=obj.pk)
         saved = self.run_service(services.version_update, version=current, actor=request.user, **changed)

@@ -120,11 +120,7 @@ class WebhookSubscriptionAdmin(ServiceFormAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if change:
-            changed = {
-                name: data[name]
-                for name in ("url", "description", "event_types", "active")
-                if name in form.changed_data
-            }
+            changed = self.edited(form, ("url", "description", "event_types", "active"))
             saved = self.run_service(
                 webhooks.webhook_subscription_update,
                 subscription=WebhookSubscription.objects.get(pk=obj.pk),

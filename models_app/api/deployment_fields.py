@@ -37,8 +37,8 @@ class CurrentDeploymentsField(serializers.Field):
         current = getattr(obj, "current_deployments", None)
         if current is None:  # not prefetched by the selector
             if isinstance(obj, ModelVersion):
-                current = selectors.deployment_current(registered_model=obj.registered_model)
+                current = selectors.deployment_list_current(registered_model=obj.registered_model)
                 current = [d for d in current if d.version_id == obj.pk]
             else:
-                current = selectors.deployment_current(registered_model=obj)
+                current = selectors.deployment_list_current(registered_model=obj)
         return CurrentDeploymentSerializer(current, many=True).data

@@ -401,23 +401,7 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LedgerEntry
-        fields = [
-            "id",
-            "created_at",
-            "kind",
-            "model",
-            "version",
-            "from_stage",
-            "to_stage",
-            "alias",
-            "actor",
-            "transition_request",
-            "comment",
-            "details",
-            "request_id",
-            "prev_hash",
-            "row_hash",
-        ]
+        fields = list(LedgerEntry.COLUMNS)
         read_only_fields = fields
 
 

@@ -60,6 +60,26 @@ class LedgerEntry(models.Model):
 
     objects = LedgerQuerySet.as_manager()
 
+    # A row as its readers get it, in this order: the API's ledger rows and the CSV exports (``model`` is
+    # the model's name, ``version`` the version's number, ``actor`` the username recorded on the row).
+    COLUMNS = (
+        "id",
+        "created_at",
+        "model",
+        "version",
+        "kind",
+        "from_stage",
+        "to_stage",
+        "alias",
+        "actor",
+        "transition_request",
+        "comment",
+        "details",
+        "request_id",
+        "prev_hash",
+        "row_hash",
+    )
+
     class Meta:
         ordering = ["-id"]
         # The table keeps the name it had when the ledger recorded stage changes only.

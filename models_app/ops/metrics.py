@@ -29,6 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from models_app import choices
 from models_app.choices import LedgerKind, RequestStatus, Stage
+from models_app.models import ModelVersion, TransitionRequest
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,6 @@ class RegistryStateCollector:
         yield from families
 
     def _from_database(self):
-        from models_app.models import ModelVersion, TransitionRequest
-
         pending = GaugeMetricFamily(
             "registry_transition_requests_pending", "Transition requests waiting for a decision."
         )

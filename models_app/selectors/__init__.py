@@ -1,74 +1,77 @@
 """Every read the edges make, with the joins they need, so list pages run a fixed number of queries.
 
-One module per area; named like the services they pair with (``<entity>_get``, ``<entity>_list``).
+One module per area; named like the services they pair with: ``<entity>_get``, ``<entity>_list`` and
+``<entity>_list_<which>`` (``transition_request_list_pending``), with the entity in the singular.
 """
 
 from models_app.selectors.ledger import (
     HistoryQuery,
     Snapshot,
-    ledger_for_version,
     ledger_list,
-    model_history_at,
-    model_history_for,
-    models_production_changed_recently,
-    parse_moment,
+    ledger_list_for_version,
+    ledger_production_changes,
+    registered_model_history_at,
+    registered_model_history_at_text,
 )
-from models_app.selectors.models import model_get, model_list, model_list_with_staging
+from models_app.selectors.models import (
+    registered_model_get,
+    registered_model_list,
+    registered_model_list_with_staging,
+)
 from models_app.selectors.pipeline import (
-    current_deployments_prefetch,
-    deployment_current,
+    deployment_current_prefetch,
     deployment_list,
+    deployment_list_current,
     event_last_sequence,
     event_list_after,
     webhook_delivery_list,
     webhook_subscription_list,
 )
 from models_app.selectors.requests import (
-    transition_request_awaiting,
     transition_request_get,
     transition_request_list,
+    transition_request_list_awaiting,
     transition_request_list_by,
     transition_request_list_for_version,
     transition_request_list_pending,
 )
 from models_app.selectors.uploads import upload_session_get
 from models_app.selectors.versions import (
-    version_children,
     version_ever_in_production,
     version_file_get,
     version_get,
     version_list,
+    version_list_children,
 )
 
 __all__ = [
     "HistoryQuery",
     "Snapshot",
-    "current_deployments_prefetch",
-    "deployment_current",
+    "deployment_current_prefetch",
     "deployment_list",
+    "deployment_list_current",
     "event_last_sequence",
     "event_list_after",
-    "ledger_for_version",
     "ledger_list",
-    "model_get",
-    "model_history_at",
-    "model_history_for",
-    "model_list",
-    "model_list_with_staging",
-    "models_production_changed_recently",
-    "parse_moment",
-    "transition_request_awaiting",
+    "ledger_list_for_version",
+    "ledger_production_changes",
+    "registered_model_get",
+    "registered_model_history_at",
+    "registered_model_history_at_text",
+    "registered_model_list",
+    "registered_model_list_with_staging",
     "transition_request_get",
     "transition_request_list",
+    "transition_request_list_awaiting",
     "transition_request_list_by",
     "transition_request_list_for_version",
     "transition_request_list_pending",
     "upload_session_get",
-    "version_children",
     "version_ever_in_production",
     "version_file_get",
     "version_get",
     "version_list",
+    "version_list_children",
     "webhook_delivery_list",
     "webhook_subscription_list",
 ]

@@ -24,11 +24,11 @@ def ledger_list() -> QuerySet[LedgerEntry]:
     )
 
 
-def ledger_for_version(*, version: ModelVersion) -> QuerySet[LedgerEntry]:
+def ledger_list_for_version(*, version: ModelVersion) -> QuerySet[LedgerEntry]:
     return ledger_list().filter(version=version)
 
 
-def models_production_changed_recently(*, limit: int = 5) -> QuerySet[LedgerEntry]:
+def ledger_production_changes(*, limit: int = 5) -> QuerySet[LedgerEntry]:
     """The newest ledger rows that put a version into Production."""
     return ledger_list().filter(to_stage=Stage.PRODUCTION)[:limit]
 
@@ -58,7 +58,7 @@ class Snapshot:
         return [row.actor_username for row in self.production_approvals]
 
 
-def model_history_at(*, registered_model: RegisteredModel, at: datetime) -> Snapshot:
+def registered_model_history_at(*, registered_model: RegisteredModel, at: datetime) -> Snapshot:
     """Replay the ledger up to ``at``: the answer comes from the ledger alone."""
     if timezone.is_aware(at):
         # PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows; UTC compares the same everywhere.
@@ -108,7 +108,7 @@ def model_history_at(*, registered_model: RegisteredModel, at: datetime) -> Snap
     return snap
 
 
-def parse_moment(text: str) -> datetime | None:
+def _parse_moment(text: str) -> datetime | None:
     """An ISO 8601 time (UTC when it has no offset), or None when it is not one."""
     try:
         moment = parse_datetime(text.strip())
@@ -128,10 +128,15 @@ class HistoryQuery:
     snapshot: Snapshot | None = None
 
 
-def model_history_for(*, registered_model: RegisteredModel, at_text: str | None) -> HistoryQuery:
-    """``model_history_at`` for a moment given as text (now when empty), as the UI and the admin show it."""
+def registered_model_history_at_text(
+    *, registered_model: RegisteredModel, at_text: str | None
+) -> HistoryQuery:
+    """``registered_model_history_at`` for a moment given as text (now when empty), as the UI and the
+    admin ask it."""
     at_text = at_text or timezone.now().isoformat().replace("+00:00", "Z")
-    moment = parse_moment(at_text)
+    moment = _parse_moment(at_text)
     if moment is None:
         return HistoryQuery(at_text, error="Give the moment as an ISO 8601 time, e.g. 2026-06-01T12:00:00Z.")
-    return HistoryQuery(at_text, snapshot=model_history_at(registered_model=registered_model, at=moment))
+    return HistoryQuery(
+        at_text, snapshot=registered_model_history_at(registered_model=registered_model, at=moment)
+    )

@@ -14,10 +14,10 @@ from models_app.models import (
     RegisteredModel,
 )
 from models_app.names import canonical_name
-from models_app.selectors.pipeline import current_deployments_prefetch
+from models_app.selectors.pipeline import deployment_current_prefetch
 
 
-def model_list() -> QuerySet[RegisteredModel]:
+def registered_model_list() -> QuerySet[RegisteredModel]:
     """Models with their team, Production version number and Staging count annotated."""
     production = ModelVersion.objects.filter(registered_model=OuterRef("pk"), stage=Stage.PRODUCTION)
     return (
@@ -29,21 +29,24 @@ def model_list() -> QuerySet[RegisteredModel]:
         )
         .prefetch_related(
             Prefetch("aliases", queryset=ModelAlias.objects.select_related("version")),
-            current_deployments_prefetch(),
+            deployment_current_prefetch(),
         )
         .order_by("name")
     )
 
 
-def model_get(*, name: str) -> RegisteredModel:
+def registered_model_get(*, name: str) -> RegisteredModel:
     """A model by name, compared in canonical form; ModelNotFound otherwise."""
-    model = model_list().filter(name=canonical_name(name)).first()
+    model = registered_model_list().filter(name=canonical_name(name)).first()
     if model is None:
         raise ModelNotFound(f"No model named '{name}'.", field="name")
     return model
 
 
-def model_list_with_staging() -> QuerySet[RegisteredModel]:
-    """``model_list`` plus each model's Staging versions as ``staging_versions`` (for the models page)."""
+def registered_model_list_with_staging() -> QuerySet[RegisteredModel]:
+    """``registered_model_list`` plus each model's Staging versions as ``staging_versions`` (for the
+    models page)."""
     staging = ModelVersion.objects.filter(stage=Stage.STAGING).order_by("-version")
-    return model_list().prefetch_related(Prefetch("versions", queryset=staging, to_attr="staging_versions"))
+    return registered_model_list().prefetch_related(
+        Prefetch("versions", queryset=staging, to_attr="staging_versions")
+    )

@@ -38,7 +38,7 @@ def _latest_deployment_ids() -> QuerySet:
     )
 
 
-def current_deployments_prefetch() -> Prefetch:
+def deployment_current_prefetch() -> Prefetch:
     """Prefetch ``current_deployments`` on models or versions: the latest report per environment.
 
     On a model: where each of its versions runs now. On a version: the environments whose latest
@@ -58,7 +58,7 @@ def deployment_list(*, version: ModelVersion) -> QuerySet[Deployment]:
     return Deployment.objects.filter(version=version).select_related("version", "reported_by").order_by("-id")
 
 
-def deployment_current(*, registered_model: RegisteredModel) -> list[Deployment]:
+def deployment_list_current(*, registered_model: RegisteredModel) -> list[Deployment]:
     """The latest report per environment of a model's versions: where each version runs now."""
     return list(
         Deployment.objects.filter(

@@ -42,7 +42,7 @@ def transition_request_get(*, pk: int) -> TransitionRequest:
     return req
 
 
-def transition_request_awaiting(*, user) -> QuerySet[TransitionRequest]:
+def transition_request_list_awaiting(*, user) -> QuerySet[TransitionRequest]:
     """Pending requests this user could decide: not their own, and not yet decided by them."""
     return transition_request_list_pending().exclude(requested_by=user).exclude(approvals__reviewer=user)
 

@@ -17,7 +17,7 @@ from models_app.models import (
     ModelVersion,
     RegisteredModel,
 )
-from models_app.selectors.pipeline import current_deployments_prefetch
+from models_app.selectors.pipeline import deployment_current_prefetch
 
 
 def version_list(*, registered_model: RegisteredModel | None = None) -> QuerySet[ModelVersion]:
@@ -28,7 +28,7 @@ def version_list(*, registered_model: RegisteredModel | None = None) -> QuerySet
     qs = qs.prefetch_related(
         "files",
         Prefetch("aliases", queryset=ModelAlias.objects.order_by("name")),
-        current_deployments_prefetch(),
+        deployment_current_prefetch(),
     )
     if registered_model is not None:
         qs = qs.filter(registered_model=registered_model)
@@ -74,7 +74,7 @@ def version_file_get(*, version: ModelVersion, path: str) -> ArtifactFile:
     return record
 
 
-def version_children(*, version: ModelVersion) -> QuerySet[ModelVersion]:
+def version_list_children(*, version: ModelVersion) -> QuerySet[ModelVersion]:
     return ModelVersion.objects.filter(parent=version).select_related("registered_model").order_by("version")
 
 

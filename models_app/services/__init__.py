@@ -20,10 +20,10 @@ from models_app.services.requests import (
     transition_request_reject,
 )
 from models_app.services.stages import version_rollback, version_transition
-from models_app.services.tokens import api_token_authenticate, api_token_create, api_token_revoke, hash_token
+from models_app.services.tokens import api_token_authenticate, api_token_create, api_token_revoke
 from models_app.services.uploads import (
     DeclaredFile,
-    upload_sessions_expire,
+    upload_session_expire_stale,
     version_upload_abort,
     version_upload_begin,
     version_upload_complete,
@@ -31,7 +31,6 @@ from models_app.services.uploads import (
 from models_app.services.users import user_deactivate
 from models_app.services.versions import version_register, version_update
 from models_app.services.webhooks import (
-    new_secret,
     webhook_delivery_replay,
     webhook_subscription_create,
     webhook_subscription_delete,
@@ -48,8 +47,6 @@ __all__ = [
     "api_token_create",
     "api_token_revoke",
     "deployment_report",
-    "hash_token",
-    "new_secret",
     "promotion_policy_set",
     "registered_model_create",
     "registered_model_update",
@@ -57,7 +54,7 @@ __all__ = [
     "transition_request_cancel",
     "transition_request_create",
     "transition_request_reject",
-    "upload_sessions_expire",
+    "upload_session_expire_stale",
     "user_deactivate",
     "version_register",
     "version_rollback",

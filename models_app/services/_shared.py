@@ -6,10 +6,12 @@ Private to the services package; edges never import it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from models_app import ledger
@@ -22,7 +24,9 @@ from models_app.choices import (
 from models_app.exceptions import (
     InvalidInput,
 )
+from models_app.metadata import clean_tags
 from models_app.models import (
+    ArtifactFile,
     LedgerEntry,
     ModelVersion,
     RegisteredModel,
@@ -31,6 +35,7 @@ from models_app.models import (
 from models_app.ops import metrics
 from models_app.ops.context import current_request_id
 from models_app.pipeline import events
+from models_app.storage.artifacts import validate_artifact_path
 
 log = logging.getLogger("models_app.lifecycle")
 
@@ -43,6 +48,8 @@ class Unset:
 
 
 UNSET: Any = Unset()
+T = TypeVar("T")
+F = TypeVar("F")
 
 
 def lock_model(pk: int) -> RegisteredModel:
@@ -137,22 +144,51 @@ def set_stage(
         cancel_stranded_requests(version, actor=actor, registered_model=registered_model, now=now)
 
 
+def request_decided(req: TransitionRequest, status: RequestStatus, *, now) -> None:
+    """Set a pending request's outcome (approved, rejected or cancelled) and when it was decided."""
+    req.status = status
+    req.decided_at = now
+    req.save(update_fields=["status", "decided_at"])
+
+
+def request_close(
+    req: TransitionRequest,
+    status: RequestStatus,
+    *,
+    kind: LedgerKind,
+    registered_model: RegisteredModel,
+    version: ModelVersion,
+    actor,
+    comment: str,
+    now,
+) -> None:
+    """Close a pending request without applying it (rejected, cancelled) and append the ledger row."""
+    request_decided(req, status, now=now)
+    record(
+        registered_model=registered_model,
+        version=version,
+        kind=kind,
+        actor=actor,
+        transition_request=req,
+        comment=comment,
+        now=now,
+    )
+
+
 def cancel_stranded_requests(version: ModelVersion, *, actor, registered_model: RegisteredModel, now) -> None:
     """A version that leaves Staging any other way can no longer be promoted: close its open requests."""
     for req in TransitionRequest.objects.select_for_update().filter(
         version=version, status=RequestStatus.PENDING
     ):
-        req.status = RequestStatus.CANCELLED
-        req.decided_at = now or timezone.now()
-        req.save(update_fields=["status", "decided_at"])
-        record(
+        request_close(
+            req,
+            RequestStatus.CANCELLED,
+            kind=LedgerKind.CANCELLATION,
             registered_model=registered_model,
             version=version,
-            kind=LedgerKind.CANCELLATION,
             actor=actor,
-            transition_request=req,
             comment=f"Cancelled automatically: v{version.version} left Staging.",
-            now=now,
+            now=now or timezone.now(),
         )
 
 
@@ -166,32 +202,21 @@ def promote(
     comment: str = "",
     now,
 ) -> None:
+    move = partial(
+        set_stage,
+        actor=actor,
+        registered_model=registered_model,
+        transition_request=transition_request,
+        now=now,
+    )
     # Demote first: the one-Production partial unique index cannot be deferred to commit.
     for old in (
         ModelVersion.objects.filter(registered_model_id=registered_model.pk)
         .production()
         .exclude(pk=version.pk)
     ):
-        set_stage(
-            old,
-            Stage.ARCHIVED,
-            kind=LedgerKind.AUTOMATIC,
-            actor=actor,
-            registered_model=registered_model,
-            transition_request=transition_request,
-            comment=f"Superseded by v{version.version}.",
-            now=now,
-        )
-    set_stage(
-        version,
-        Stage.PRODUCTION,
-        kind=kind,
-        actor=actor,
-        registered_model=registered_model,
-        transition_request=transition_request,
-        comment=comment,
-        now=now,
-    )
+        move(old, Stage.ARCHIVED, kind=LedgerKind.AUTOMATIC, comment=f"Superseded by v{version.version}.")
+    move(version, Stage.PRODUCTION, kind=kind, comment=comment)
 
 
 def refresh_version(version: ModelVersion, model: RegisteredModel) -> ModelVersion:
@@ -244,7 +269,7 @@ def existing_for_key(registered_model: RegisteredModel, created_by, key: str | N
     ).first()
 
 
-def version_row_create(
+def _version_row_create(
     model: RegisteredModel, *, status: VersionStatus, meta: dict, parent, created_by, now, idempotency_key
 ) -> ModelVersion:
     """Take the next number from the locked model's counter and insert the version row."""
@@ -266,6 +291,139 @@ def version_row_create(
         idempotency_key=idempotency_key,
         **meta,
     )
+
+
+def version_create_once(
+    registered_model: RegisteredModel,
+    *,
+    status: VersionStatus,
+    meta: dict,
+    parent,
+    created_by,
+    idempotency_key: str | None,
+    then: Callable[[RegisteredModel, ModelVersion, Any], T],
+    found: Callable[[ModelVersion], T],
+) -> T:
+    """Number and insert a version under the model's lock, run ``then(model, version, now)`` in the same
+    transaction and return its answer.
+
+    If an earlier attempt with the same idempotency key created a version (seen under the lock, or by
+    the unique key when a concurrent attempt won the race), nothing is written and ``found(version)``
+    is the answer instead.
+    """
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            model = lock_model(registered_model.pk)
+            existing = existing_for_key(model, created_by, idempotency_key)
+            if existing is not None:
+                return found(existing)
+            version = _version_row_create(
+                model,
+                status=status,
+                meta=meta,
+                parent=parent,
+                created_by=created_by,
+                now=now,
+                idempotency_key=idempotency_key,
+            )
+            return then(model, version, now)
+    except IntegrityError:
+        existing = existing_for_key(registered_model, created_by, idempotency_key)
+        if existing is not None:
+            return found(existing)
+        raise
+
+
+def checked_files(
+    files: Sequence[F], *, path_field: Callable[[int], str], empty_field: str
+) -> Iterator[tuple[int, F]]:
+    """Yield ``(index, file)`` for the files of a new version, each once its ``path`` is checked (a valid
+    label, not given twice); a version without files is refused naming ``empty_field``."""
+    if not files:
+        raise InvalidInput("A version needs at least one file.", field=empty_field)
+    seen: set[str] = set()
+    for i, incoming in enumerate(files):
+        field = path_field(i)
+        validate_artifact_path(incoming.path, field=field)
+        if incoming.path in seen:
+            raise InvalidInput(f"File path {incoming.path!r} is given twice.", field=field)
+        seen.add(incoming.path)
+        yield i, incoming
+
+
+def registration_record(
+    model: RegisteredModel, version: ModelVersion, files: Sequence, *, actor, now, **details
+) -> None:
+    """Insert the rows of a version's stored files (anything with path, size, sha256, content_type and
+    storage_key) and its ``registered`` ledger row, which counts them; ``details`` add to that row."""
+    ArtifactFile.objects.bulk_create(
+        [
+            ArtifactFile(
+                version=version,
+                path=f.path,
+                size=f.size,
+                sha256=f.sha256,
+                content_type=(f.content_type or "application/octet-stream")[:255],
+                storage_key=f.storage_key,
+                created_at=now,
+            )
+            for f in files
+        ]
+    )
+    record(
+        registered_model=model,
+        version=version,
+        kind=LedgerKind.REGISTERED,
+        to_stage=Stage.NONE,
+        actor=actor,
+        details={"files": len(files), "bytes": sum(f.size for f in files), **details},
+        now=now,
+    )
+
+
+def clean_card(*, description: Any = UNSET, tags: Any = UNSET) -> dict[str, Any]:
+    """The card fields given (a model's or a version's description and tags), cleaned; UNSET ones are
+    left out."""
+    changes: dict[str, Any] = {}
+    if description is not UNSET:
+        changes["description"] = clean_comment(description, field="description")
+    if tags is not UNSET:
+        changes["tags"] = clean_tags(tags)
+    return changes
+
+
+def card_apply(row, changes: dict[str, Any]) -> list[str]:
+    """Set on ``row`` (unsaved) the card fields whose value changes; their names, sorted."""
+    edited = sorted(k for k, v in changes.items() if getattr(row, k) != v)
+    for key in edited:
+        setattr(row, key, changes[key])
+    return edited
+
+
+def card_edit_record(
+    *, registered_model: RegisteredModel, actor, edited: list[str], version: ModelVersion | None = None
+) -> None:
+    """The ledger row of a card edit: which fields changed (the text itself is on the model or version)."""
+    record(
+        registered_model=registered_model,
+        version=version,
+        kind=LedgerKind.VERSION_EDITED if version is not None else LedgerKind.MODEL_EDITED,
+        actor=actor,
+        details={"edited": edited},
+        comment=f"Card edited: {', '.join(edited)}.",
+    )
+
+
+def clean_validated(value: object, validator: Callable[[str], None], *, field: str) -> str:
+    """A string that passes a model field's ``validator``; refused naming ``field`` with its message."""
+    if not isinstance(value, str):
+        raise InvalidInput("Must be a string.", field=field)
+    try:
+        validator(value)
+    except ValidationError as exc:
+        raise InvalidInput(exc.messages[0], field=field) from None
+    return value
 
 
 def clean_stage(value: Stage | str, *, field: str = "to") -> Stage:

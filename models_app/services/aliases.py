@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,16 +24,11 @@ from models_app.models import (
     RegisteredModel,
     alias_validator,
 )
-from models_app.services._shared import UNSET, lock_model, record
+from models_app.services._shared import UNSET, clean_validated, lock_model, record
 
 
 def _clean_alias(alias: object) -> str:
-    if not isinstance(alias, str):
-        raise InvalidInput("Must be a string.", field="alias")
-    try:
-        alias_validator(alias)
-    except ValidationError as exc:
-        raise InvalidInput(exc.messages[0], field="alias") from None
+    alias = clean_validated(alias, alias_validator, field="alias")
     if alias in Stage.values or alias == "latest":
         raise InvalidInput(f"'{alias}' is reserved for a stage or 'latest'.", field="alias")
     return alias

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from models_app import rules
 from models_app.choices import LedgerKind
 from models_app.exceptions import (
-    InvalidInput,
     ModelAlreadyExists,
 )
 from models_app.metadata import clean_tags
@@ -20,18 +18,18 @@ from models_app.models import (
     name_validator,
 )
 from models_app.names import canonical_name
-from models_app.services._shared import UNSET, Unset, clean_comment, lock_model, record
+from models_app.services._shared import (
+    UNSET,
+    Unset,
+    card_apply,
+    card_edit_record,
+    clean_card,
+    clean_comment,
+    clean_validated,
+    lock_model,
+    record,
+)
 from models_app.services.policies import clean_required_approvals, required_approvals_write
-
-
-def _clean_model_name(name: object) -> str:
-    if not isinstance(name, str):
-        raise InvalidInput("Must be a string.", field="name")
-    try:
-        name_validator(name)
-    except ValidationError as exc:
-        raise InvalidInput(exc.messages[0], field="name") from None
-    return name
 
 
 def registered_model_create(
@@ -48,7 +46,7 @@ def registered_model_create(
     The model and its ``model_created`` ledger row (and so its ``model.created`` event) are written in
     one transaction.
     """
-    name = _clean_model_name(name)
+    name = clean_validated(name, name_validator, field="name")
     required_approvals = clean_required_approvals(required_approvals)
     tags = clean_tags(tags)
     description = clean_comment(description, field="description")
@@ -91,11 +89,7 @@ def registered_model_update(
     A governance change is a ``model_changed`` ledger row naming each field's old and new value; a card
     edit is a ``model_edited`` row naming the fields that changed (the text itself is on the model).
     """
-    changes: dict[str, Any] = {}
-    if description is not UNSET:
-        changes["description"] = clean_comment(description, field="description")
-    if tags is not UNSET:
-        changes["tags"] = clean_tags(tags)
+    changes = clean_card(description=description, tags=tags)
     if changes:
         rules.refuse(rules.may_edit_model(actor, registered_model=registered_model))
     policy: dict[str, Any] = {}
@@ -108,9 +102,7 @@ def registered_model_update(
     with transaction.atomic():
         model = lock_model(registered_model.pk)
         before = {"required_approvals": model.required_approvals, "team": model.team.name}
-        edited = sorted(k for k, v in changes.items() if getattr(model, k) != v)
-        for key, value in changes.items():
-            setattr(model, key, value)
+        edited = card_apply(model, changes)
         if "team" in policy:
             model.team = policy["team"]
         model.save()
@@ -127,11 +119,5 @@ def registered_model_update(
                 comment="; ".join(f"{k}: {v['from']} -> {v['to']}" for k, v in diff.items()),
             )
         if edited:
-            record(
-                registered_model=model,
-                kind=LedgerKind.MODEL_EDITED,
-                actor=actor,
-                details={"edited": edited},
-                comment=f"Card edited: {', '.join(edited)}.",
-            )
+            card_edit_record(registered_model=model, actor=actor, edited=edited)
     return model

@@ -16,6 +16,8 @@ from models_app.services._shared import (
     promote,
     record,
     refresh_version,
+    request_close,
+    request_decided,
 )
 
 
@@ -76,6 +78,18 @@ def _check_decider(req: TransitionRequest, reviewer) -> None:
     rules.refuse(rules.may_decide_request(reviewer, transition_request=req, decided_by=decided_by))
 
 
+def _decision_create(req: TransitionRequest, reviewer, decision: Decision, *, comment: str, now) -> Approval:
+    """One reviewer's approval or rejection (the database allows one per reviewer, never the requester)."""
+    return Approval.objects.create(
+        transition_request=req,
+        reviewer=reviewer,
+        requester_id=req.requested_by_id,
+        decision=decision,
+        comment=comment,
+        created_at=now,
+    )
+
+
 def transition_request_approve(
     *, transition_request: TransitionRequest, actor, comment: str = ""
 ) -> TransitionRequest:
@@ -91,14 +105,7 @@ def transition_request_approve(
         # The policy may have been tightened since the request: re-check before counting the approval.
         rules.refuse(rules.gates_pass(policy, registered_model=model, version=req.version))
         now = timezone.now()
-        Approval.objects.create(
-            transition_request=req,
-            reviewer=actor,
-            requester_id=req.requested_by_id,
-            decision=Decision.APPROVE,
-            comment=comment,
-            created_at=now,
-        )
+        _decision_create(req, actor, Decision.APPROVE, comment=comment, now=now)
         version = refresh_version(req.version, model)
         record(
             registered_model=model,
@@ -118,9 +125,7 @@ def transition_request_approve(
         ):
             rules.refuse(rules.request_applicable(transition_request=req, version=version))
             rules.refuse(rules.not_frozen(policy, registered_model=model, now=now))
-            req.status = RequestStatus.APPROVED
-            req.decided_at = now
-            req.save(update_fields=["status", "decided_at"])
+            request_decided(req, RequestStatus.APPROVED, now=now)
             promote(
                 version,
                 kind=LedgerKind.APPROVED,
@@ -142,23 +147,14 @@ def transition_request_reject(
         model, req = _lock_request(transition_request)
         _check_decider(req, actor)
         now = timezone.now()
-        Approval.objects.create(
-            transition_request=req,
-            reviewer=actor,
-            requester_id=req.requested_by_id,
-            decision=Decision.REJECT,
-            comment=comment,
-            created_at=now,
-        )
-        req.status = RequestStatus.REJECTED
-        req.decided_at = now
-        req.save(update_fields=["status", "decided_at"])
-        record(
+        _decision_create(req, actor, Decision.REJECT, comment=comment, now=now)
+        request_close(
+            req,
+            RequestStatus.REJECTED,
+            kind=LedgerKind.REJECTION,
             registered_model=model,
             version=req.version,
-            kind=LedgerKind.REJECTION,
             actor=actor,
-            transition_request=req,
             comment=comment,
             now=now,
         )
@@ -173,17 +169,14 @@ def transition_request_cancel(
     with transaction.atomic():
         model, req = _lock_request(transition_request)
         rules.refuse(rules.may_cancel(actor, transition_request=req))
-        now = timezone.now()
-        req.status = RequestStatus.CANCELLED
-        req.decided_at = now
-        req.save(update_fields=["status", "decided_at"])
-        record(
+        request_close(
+            req,
+            RequestStatus.CANCELLED,
+            kind=LedgerKind.CANCELLATION,
             registered_model=model,
             version=req.version,
-            kind=LedgerKind.CANCELLATION,
             actor=actor,
-            transition_request=req,
             comment=comment,
-            now=now,
+            now=timezone.now(),
         )
     return req

@@ -7,14 +7,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from models_app import rules
 from models_app.choices import (
-    LedgerKind,
-    Stage,
     UploadStatus,
     VersionStatus,
 )
@@ -37,22 +35,22 @@ from models_app.models import (
 )
 from models_app.pipeline import events
 from models_app.services._shared import (
+    checked_files,
     clean_comment,
     clean_idempotency_key,
     existing_for_key,
     lock_model,
     log,
-    record,
     refresh_version,
+    registration_record,
     resolve_parent,
-    version_row_create,
+    version_create_once,
 )
 from models_app.storage import objectstore
 from models_app.storage.artifacts import (
     artifact_storage,
     delete_quietly,
     new_storage_key,
-    validate_artifact_path,
     validate_sha256,
 )
 
@@ -68,15 +66,8 @@ class DeclaredFile:
 
 
 def _check_declared_files(files: Sequence[DeclaredFile]) -> None:
-    if not files:
-        raise InvalidInput("A version needs at least one file.", field="files")
-    seen: set[str] = set()
     total = 0
-    for i, declared in enumerate(files):
-        validate_artifact_path(declared.path, field=f"files[{i}].path")
-        if declared.path in seen:
-            raise InvalidInput(f"File path {declared.path!r} is given twice.", field=f"files[{i}].path")
-        seen.add(declared.path)
+    for i, declared in checked_files(files, path_field=lambda i: f"files[{i}].path", empty_field="files"):
         validate_sha256(declared.sha256, field=f"files[{i}].sha256")
         size = declared.size
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
@@ -165,51 +156,42 @@ def version_upload_begin(
 def _upload_session_insert(
     *, registered_model, created_by, meta: dict, parent, part_size: int, opened, idempotency_key
 ) -> UploadSession:
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            model = lock_model(registered_model.pk)
-            existing = existing_for_key(model, created_by, idempotency_key)
-            if existing is not None:
-                return UploadSession.objects.get(version=existing)
-            version = version_row_create(
-                model,
-                status=VersionStatus.PENDING,
-                meta=meta,
-                parent=parent,
-                created_by=created_by,
-                now=now,
-                idempotency_key=idempotency_key,
-            )
-            session = UploadSession.objects.create(
-                version=version,
-                created_by=created_by,
-                part_size=part_size,
-                created_at=now,
-                updated_at=now,
-                expires_at=now + timedelta(hours=settings.REGISTRY_UPLOAD_EXPIRY_HOURS),
-            )
-            UploadFile.objects.bulk_create(
-                [
-                    UploadFile(
-                        session=session,
-                        path=declared.path,
-                        size=declared.size,
-                        sha256=declared.sha256.lower(),
-                        content_type=(declared.content_type or "application/octet-stream")[:255],
-                        storage_key=key,
-                        upload_id=upload_id,
-                        part_count=objectstore.part_count(declared.size, part_size),
-                    )
-                    for declared, key, upload_id in opened
-                ]
-            )
-            return session
-    except IntegrityError:
-        existing = existing_for_key(registered_model, created_by, idempotency_key)
-        if existing is not None:
-            return UploadSession.objects.get(version=existing)
-        raise
+    def open_session(model, version, now) -> UploadSession:
+        session = UploadSession.objects.create(
+            version=version,
+            created_by=created_by,
+            part_size=part_size,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + timedelta(hours=settings.REGISTRY_UPLOAD_EXPIRY_HOURS),
+        )
+        UploadFile.objects.bulk_create(
+            [
+                UploadFile(
+                    session=session,
+                    path=declared.path,
+                    size=declared.size,
+                    sha256=declared.sha256.lower(),
+                    content_type=(declared.content_type or "application/octet-stream")[:255],
+                    storage_key=key,
+                    upload_id=upload_id,
+                    part_count=objectstore.part_count(declared.size, part_size),
+                )
+                for declared, key, upload_id in opened
+            ]
+        )
+        return session
+
+    return version_create_once(
+        registered_model,
+        status=VersionStatus.PENDING,
+        meta=meta,
+        parent=parent,
+        created_by=created_by,
+        idempotency_key=idempotency_key,
+        then=open_session,
+        found=lambda existing: UploadSession.objects.get(version=existing),
+    )
 
 
 def _abort_quietly(storage, uploads) -> None:
@@ -355,34 +337,12 @@ def _version_make_ready(*, session: UploadSession, actor, uploads: list[UploadFi
         locked = UploadSession.objects.select_for_update().get(pk=session.pk)
         if locked.status != UploadStatus.COMPLETING or version.status != VersionStatus.PENDING:
             raise UploadClosed(f"Upload {session.pk} was {locked.status} while it was being completed.")
-        ArtifactFile.objects.bulk_create(
-            [
-                ArtifactFile(
-                    version=version,
-                    path=u.path,
-                    size=u.size,
-                    sha256=u.sha256,
-                    content_type=u.content_type,
-                    storage_key=u.storage_key,
-                    created_at=now,
-                )
-                for u in uploads
-            ]
-        )
         version.status = VersionStatus.READY
         version.save(update_fields=["status"])
         locked.status = UploadStatus.COMPLETED
         locked.updated_at = now
         locked.save(update_fields=["status", "updated_at"])
-        record(
-            registered_model=model,
-            version=version,
-            kind=LedgerKind.REGISTERED,
-            to_stage=Stage.NONE,
-            actor=actor,
-            details={"files": len(uploads), "bytes": sum(u.size for u in uploads), "direct_upload": True},
-            now=now,
-        )
+        registration_record(model, version, uploads, actor=actor, now=now, direct_upload=True)
     return version
 
 
@@ -438,7 +398,7 @@ def version_upload_abort(*, session: UploadSession, actor, reason: str = "") -> 
     return locked
 
 
-def upload_sessions_expire(*, now=None) -> list[UploadSession]:
+def upload_session_expire_stale(*, now=None) -> list[UploadSession]:
     """Abort every upload left open past its expiry, or stuck completing for as long (a crashed
     completion), and remove its bytes. Run by ``cleanup_uploads`` and ``gc_artifacts``."""
     now = now or timezone.now()

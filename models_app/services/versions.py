@@ -5,24 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db import transaction
 
 from models_app import rules
-from models_app.choices import (
-    LedgerKind,
-    Stage,
-    VersionStatus,
-)
+from models_app.choices import VersionStatus
 from models_app.exceptions import (
     ChecksumMismatch,
     InvalidInput,
     RegistryError,
     StorageUnavailable,
 )
-from models_app.metadata import clean_tags, clean_version_metadata
+from models_app.metadata import clean_version_metadata
 from models_app.models import (
-    ArtifactFile,
     ModelVersion,
     RegisteredModel,
 )
@@ -31,15 +25,18 @@ from models_app.pipeline import events
 from models_app.services._shared import (
     UNSET,
     Unset,
-    clean_comment,
+    card_apply,
+    card_edit_record,
+    checked_files,
+    clean_card,
     clean_idempotency_key,
     existing_for_key,
     lock_model,
     log,
-    record,
     refresh_version,
+    registration_record,
     resolve_parent,
-    version_row_create,
+    version_create_once,
 )
 from models_app.storage.artifacts import (
     IncomingFile,
@@ -48,19 +45,11 @@ from models_app.storage.artifacts import (
     delete_quietly,
     new_storage_key,
     store_stream,
-    validate_artifact_path,
 )
 
 
 def _check_files(files: Sequence[IncomingFile], expected: dict[str, str]) -> None:
-    if not files:
-        raise InvalidInput("A version needs at least one file.", field="file")
-    seen: set[str] = set()
-    for incoming in files:
-        validate_artifact_path(incoming.path, field="file")
-        if incoming.path in seen:
-            raise InvalidInput(f"File path {incoming.path!r} is given twice.", field="file")
-        seen.add(incoming.path)
+    seen = {f.path for _, f in checked_files(files, path_field=lambda i: "file", empty_field="file")}
     missing = sorted(set(expected) - seen)
     if missing:
         raise InvalidInput(
@@ -146,51 +135,20 @@ def version_register(
 def _version_insert(
     *, registered_model, created_by, meta: dict, parent, stored: list[StoredFile], idempotency_key
 ) -> tuple[ModelVersion, bool]:
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            model = lock_model(registered_model.pk)
-            existing = existing_for_key(model, created_by, idempotency_key)
-            if existing is not None:
-                return existing, False
-            version = version_row_create(
-                model,
-                status=VersionStatus.READY,
-                meta=meta,
-                parent=parent,
-                created_by=created_by,
-                now=now,
-                idempotency_key=idempotency_key,
-            )
-            ArtifactFile.objects.bulk_create(
-                [
-                    ArtifactFile(
-                        version=version,
-                        path=s.path,
-                        size=s.size,
-                        sha256=s.sha256,
-                        content_type=(s.content_type or "application/octet-stream")[:255],
-                        storage_key=s.storage_key,
-                        created_at=now,
-                    )
-                    for s in stored
-                ]
-            )
-            record(
-                registered_model=model,
-                version=version,
-                kind=LedgerKind.REGISTERED,
-                to_stage=Stage.NONE,
-                actor=created_by,
-                details={"files": len(stored), "bytes": sum(s.size for s in stored)},
-                now=now,
-            )
-            return version, True
-    except IntegrityError:
-        existing = existing_for_key(registered_model, created_by, idempotency_key)
-        if existing is not None:
-            return existing, False
-        raise
+    def with_files(model, version, now) -> tuple[ModelVersion, bool]:
+        registration_record(model, version, stored, actor=created_by, now=now)
+        return version, True
+
+    return version_create_once(
+        registered_model,
+        status=VersionStatus.READY,
+        meta=meta,
+        parent=parent,
+        created_by=created_by,
+        idempotency_key=idempotency_key,
+        then=with_files,
+        found=lambda existing: (existing, False),
+    )
 
 
 def version_update(
@@ -201,26 +159,13 @@ def version_update(
     The edit and its ``version_edited`` ledger row (naming the fields that changed) are one transaction.
     """
     rules.refuse(rules.may_edit_version(actor, version=version))
-    changes = {}
-    if description is not UNSET:
-        changes["description"] = clean_comment(description, field="description")
-    if tags is not UNSET:
-        changes["tags"] = clean_tags(tags)
+    changes = clean_card(description=description, tags=tags)
     with transaction.atomic():
         model = lock_model(version.registered_model_id)
         version = refresh_version(version, model)
-        edited = sorted(k for k, v in changes.items() if getattr(version, k) != v)
+        edited = card_apply(version, changes)
         if not edited:
             return version
-        for key in edited:
-            setattr(version, key, changes[key])
         version.save(update_fields=edited)
-        record(
-            registered_model=model,
-            version=version,
-            kind=LedgerKind.VERSION_EDITED,
-            actor=actor,
-            details={"edited": edited},
-            comment=f"Card edited: {', '.join(edited)}.",
-        )
+        card_edit_record(registered_model=model, version=version, actor=actor, edited=edited)
     return version

@@ -14,11 +14,12 @@ from typing import IO
 from django.core.files import File
 from django.core.files.storage import Storage, storages
 
-from models_app.exceptions import InvalidArtifactPath
+from models_app.exceptions import InvalidArtifactPath, InvalidInput
+from models_app.storage import objectstore
 
 log = logging.getLogger(__name__)
 
-CHUNK_SIZE = 1024 * 1024
+CHUNK_SIZE = objectstore.CHUNK_SIZE
 MAX_PATH_LENGTH = 1024
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
@@ -77,8 +78,6 @@ def validate_artifact_path(path: object, *, field: str = "file") -> str:
 def validate_sha256(value: object, *, field: str) -> str:
     """Return a lowercase hex SHA-256 or raise naming ``field``."""
     if not isinstance(value, str) or not _SHA256_RE.match(value.lower()):
-        from models_app.exceptions import InvalidInput
-
         raise InvalidInput("Must be a SHA-256 digest of 64 hexadecimal characters.", field=field)
     return value.lower()
 
@@ -123,8 +122,6 @@ def store_stream(*, storage: Storage, key: str, stream: IO[bytes]) -> tuple[int,
     if hasattr(stream, "seek"):
         with contextlib.suppress(OSError, ValueError):
             stream.seek(0)
-    from models_app.storage import objectstore
-
     if objectstore.is_s3(storage):
         return objectstore.upload_stream(storage, key, stream)
     reader = HashingReader(stream)
@@ -148,29 +145,5 @@ def delete_quietly(storage: Storage, keys) -> None:
 def iter_file(
     storage: Storage, key: str, *, start: int = 0, length: int | None = None, chunk_size: int = CHUNK_SIZE
 ):
-    """Yield the stored bytes of ``key`` (optionally a byte range) in chunks."""
-    from models_app.storage import objectstore
-
-    if objectstore.is_s3(storage):
-        # S3File.read() would first copy the whole object into a local buffer; stream the GET body.
-        yield from objectstore.open_stream(storage, key, start=start, length=length, chunk_size=chunk_size)
-        return
-    yield from iter_open_file(storage.open(key, "rb"), start=start, length=length, chunk_size=chunk_size)
-
-
-def iter_open_file(fh, *, start: int = 0, length: int | None = None, chunk_size: int = CHUNK_SIZE):
-    """Yield the bytes of an opened stored file (optionally a byte range) in chunks; closes it."""
-    try:
-        if start:
-            fh.seek(start)
-        remaining = length
-        while remaining is None or remaining > 0:
-            want = chunk_size if remaining is None else min(chunk_size, remaining)
-            data = fh.read(want)
-            if not data:
-                break
-            if remaining is not None:
-                remaining -= len(data)
-            yield data
-    finally:
-        fh.close()
+    """Yield the stored bytes of ``key`` (optionally a byte range) in chunks, opening it at the first."""
+    yield from objectstore.open_stream(storage, key, start=start, length=length, chunk_size=chunk_size)

@@ -92,7 +92,7 @@ def artifacts_gc(*, grace: timedelta, dry_run: bool = False) -> GcReport:
     now = timezone.now()
     cutoff = now - grace
     if not dry_run:
-        report.expired_uploads = services.upload_sessions_expire(now=now)
+        report.expired_uploads = services.upload_session_expire_stale(now=now)
     # Listed before the references are read: an object stored and referenced in between is younger
     # than the cutoff anyway, and one referenced before the listing is in the set.
     objects = list(objectstore.list_artifact_objects(storage))

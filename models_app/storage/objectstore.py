@@ -90,8 +90,13 @@ def _s3_chunks(body, chunk_size: int) -> Iterator[bytes]:
         body.close()
 
 
-def _file_chunks(fh, length: int | None, chunk_size: int) -> Iterator[bytes]:
+def file_chunks(
+    fh, *, start: int = 0, length: int | None = None, chunk_size: int = CHUNK_SIZE
+) -> Iterator[bytes]:
+    """Yield the bytes of an opened file (optionally a byte range) in chunks; closes it at the end."""
     try:
+        if start:
+            fh.seek(start)
         remaining = length
         while remaining is None or remaining > 0:
             data = fh.read(chunk_size if remaining is None else min(chunk_size, remaining))
@@ -136,9 +141,7 @@ def open_stream(
         raise StorageUnavailable(
             f"Reading a stored file failed ({exc.__class__.__name__}); try again later."
         ) from exc
-    if start:
-        fh.seek(start)
-    return _file_chunks(fh, length, chunk_size)
+    return file_chunks(fh, start=start, length=length, chunk_size=chunk_size)
 
 
 def hash_object(storage: Storage, key: str) -> tuple[int, str]:
@@ -181,25 +184,30 @@ class StoredObject:
     modified: datetime
 
 
+def _bucket_listing(
+    storage: S3Storage, operation: str, items: str, prefix: str
+) -> Iterator[tuple[str, dict]]:
+    """``(key, entry)`` for every item of a paginated bucket listing, the key as the registry records
+    it (without the storage's AWS_LOCATION)."""
+    location = storage._normalize_name("")
+    pages = _client(storage).get_paginator(operation).paginate(Bucket=storage.bucket_name, Prefix=prefix)
+    for page in pages:
+        for entry in page.get(items, ()):
+            key = entry["Key"]
+            if location:
+                key = key[len(location) :].lstrip("/")
+            yield key, entry
+
+
 def list_artifact_objects(storage: Storage) -> Iterator[StoredObject]:
     """Every stored object under ``artifacts/``, on S3 from the bucket listing, else via listdir."""
     if is_s3(storage):
-        location = storage._normalize_name("")
         prefix = _bucket_key(storage, ARTIFACT_PREFIX)
         if not prefix.endswith("/"):
             prefix += "/"
         with storage_errors("Listing the bucket"):
-            pages = (
-                _client(storage)
-                .get_paginator("list_objects_v2")
-                .paginate(Bucket=storage.bucket_name, Prefix=prefix)
-            )
-            for page in pages:
-                for entry in page.get("Contents", ()):
-                    key = entry["Key"]
-                    if location:
-                        key = key[len(location) :].lstrip("/")
-                    yield StoredObject(key, int(entry["Size"]), entry["LastModified"])
+            for key, entry in _bucket_listing(storage, "list_objects_v2", "Contents", prefix):
+                yield StoredObject(key, int(entry["Size"]), entry["LastModified"])
         return
     yield from _walk(storage, ARTIFACT_PREFIX.rstrip("/"))
 
@@ -230,19 +238,10 @@ def list_multipart_uploads(storage: Storage) -> Iterator[PendingMultipart]:
     """Multipart uploads in progress under ``artifacts/`` (none outside S3)."""
     if not is_s3(storage):
         return
-    location = storage._normalize_name("")
+    prefix = _bucket_key(storage, ARTIFACT_PREFIX)
     with storage_errors("Listing multipart uploads"):
-        pages = (
-            _client(storage)
-            .get_paginator("list_multipart_uploads")
-            .paginate(Bucket=storage.bucket_name, Prefix=_bucket_key(storage, ARTIFACT_PREFIX))
-        )
-        for page in pages:
-            for entry in page.get("Uploads", ()):
-                key = entry["Key"]
-                if location:
-                    key = key[len(location) :].lstrip("/")
-                yield PendingMultipart(key, entry["UploadId"], entry["Initiated"])
+        for key, entry in _bucket_listing(storage, "list_multipart_uploads", "Uploads", prefix):
+            yield PendingMultipart(key, entry["UploadId"], entry["Initiated"])
 
 
 # -- direct transfers (S3 only) ---------------------------------------------------------------------

@@ -13,19 +13,18 @@ from models_app import rules, selectors, services
 from models_app.choices import RequestStatus, Stage
 from models_app.ui.common import (
     attach_compare_urls,
-    attempt,
     decorate_requests,
     forbid,
-    form_error,
     get_or_404,
     next_url,
     registry_view,
+    submit,
 )
 from models_app.ui.forms import CommentForm, RollbackForm, TransitionForm
 
 
 def _version_for_post(name: str, number: int):
-    model = get_or_404(selectors.model_get, name=name)
+    model = get_or_404(selectors.registered_model_get, name=name)
     version = get_or_404(selectors.version_get, registered_model=model, ref=number)
     return model, version
 
@@ -40,20 +39,14 @@ def modelversion_transition(request: HttpRequest, name: str, number: int) -> Htt
     """Move a version to Staging, out of Staging, or to Archived."""
     model, version = _version_for_post(name, number)
     forbid(rules.may_change_stages(request.user, registered_model=model))
-    form = TransitionForm(request.POST)
-    if form.is_valid():
-        attempt(
-            request,
-            lambda: services.version_transition(
-                version=version,
-                to=form.cleaned_data["to"],
-                actor=request.user,
-                comment=form.cleaned_data["comment"],
-            ),
-            lambda v: f"v{v.version} moved to {Stage(v.stage).label}.",
-        )
-    else:
-        form_error(request, form)
+    submit(
+        request,
+        TransitionForm(request.POST),
+        lambda data: services.version_transition(
+            version=version, to=data["to"], actor=request.user, comment=data["comment"]
+        ),
+        lambda v: f"v{v.version} moved to {Stage(v.stage).label}.",
+    )
     return redirect(next_url(request, _version_url(model, version)))
 
 
@@ -63,22 +56,16 @@ def modelversion_request(request: HttpRequest, name: str, number: int) -> HttpRe
     """Request promotion to Production."""
     model, version = _version_for_post(name, number)
     forbid(rules.may_request_for(request.user, registered_model=model))
-    form = CommentForm(request.POST)
-    if form.is_valid():
-        attempt(
-            request,
-            lambda: services.transition_request_create(
-                version=version,
-                to=Stage.PRODUCTION,
-                actor=request.user,
-                comment=form.cleaned_data["comment"],
-            ),
-            lambda req: (
-                f"Requested Production for v{version.version} (request #{req.pk}); reviewers will decide."
-            ),
-        )
-    else:
-        form_error(request, form)
+    submit(
+        request,
+        CommentForm(request.POST),
+        lambda data: services.transition_request_create(
+            version=version, to=Stage.PRODUCTION, actor=request.user, comment=data["comment"]
+        ),
+        lambda req: (
+            f"Requested Production for v{version.version} (request #{req.pk}); reviewers will decide."
+        ),
+    )
     return redirect(next_url(request, _version_url(model, version)))
 
 
@@ -88,36 +75,34 @@ def modelversion_rollback(request: HttpRequest, name: str, number: int) -> HttpR
     """Roll Production back to this (archived, formerly Production) version, with a reason."""
     model, version = _version_for_post(name, number)
     forbid(rules.may_roll_back(request.user))
-    form = RollbackForm(request.POST)
-    if form.is_valid():
-        attempt(
-            request,
-            lambda: services.version_rollback(
-                registered_model=model,
-                version_number=version.version,
-                actor=request.user,
-                reason=form.cleaned_data["reason"],
-            ),
-            lambda v: f"Rolled back: v{v.version} is in Production again.",
-        )
-    else:
-        form_error(request, form)
+    submit(
+        request,
+        RollbackForm(request.POST),
+        lambda data: services.version_rollback(
+            registered_model=model, version_number=version.version, actor=request.user, reason=data["reason"]
+        ),
+        lambda v: f"Rolled back: v{v.version} is in Production again.",
+    )
     return redirect(next_url(request, _version_url(model, version)))
+
+
+def _request_action(
+    request: HttpRequest, pk: int, service: Callable, success: Callable[[object], str]
+) -> HttpResponse:
+    """One service call on a transition request with the posted comment, then its card or the list."""
+    req = get_or_404(selectors.transition_request_get, pk=pk)
+    submit(
+        request,
+        CommentForm(request.POST),
+        lambda data: service(transition_request=req, actor=request.user, comment=data["comment"]),
+        success,
+    )
+    return _after_request_action(request, pk)
 
 
 def _decide(request: HttpRequest, pk: int, service: Callable, verb: str) -> HttpResponse:
     forbid(rules.may_decide(request.user))
-    req = get_or_404(selectors.transition_request_get, pk=pk)
-    form = CommentForm(request.POST)
-    if form.is_valid():
-        attempt(
-            request,
-            lambda: service(transition_request=req, actor=request.user, comment=form.cleaned_data["comment"]),
-            lambda r: _decision_message(r, verb),
-        )
-    else:
-        form_error(request, form)
-    return _after_request_action(request, pk)
+    return _request_action(request, pk, service, lambda r: _decision_message(r, verb))
 
 
 def _decision_message(req, verb: str) -> str:
@@ -158,16 +143,6 @@ def transitionrequest_reject(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @registry_view
 def transitionrequest_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    req = get_or_404(selectors.transition_request_get, pk=pk)
-    form = CommentForm(request.POST)
-    if form.is_valid():
-        attempt(
-            request,
-            lambda: services.transition_request_cancel(
-                transition_request=req, actor=request.user, comment=form.cleaned_data["comment"]
-            ),
-            lambda r: f"Cancelled request #{r.pk}.",
-        )
-    else:
-        form_error(request, form)
-    return _after_request_action(request, pk)
+    return _request_action(
+        request, pk, services.transition_request_cancel, lambda r: f"Cancelled request #{r.pk}."
+    )

@@ -92,6 +92,17 @@ def attempt(request: HttpRequest, action: Callable, success: Callable[[object], 
     return True
 
 
+def submit(
+    request: HttpRequest, form, act: Callable[[dict], object], success: Callable[[object], str]
+) -> bool:
+    """A posted form: when valid, ``act(form.cleaned_data)`` through ``attempt``; otherwise each of its
+    errors as a message."""
+    if not form.is_valid():
+        form_error(request, form)
+        return False
+    return attempt(request, lambda: act(form.cleaned_data), success)
+
+
 def decorate_requests(requests, user) -> list:
     """Attach what the viewer may do with each request (for showing buttons only)."""
     out = []

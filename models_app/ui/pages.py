@@ -28,7 +28,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """My inbox (awaiting my decision, requests I made), recent ledger, recent Production changes."""
     user = request.user
     can_decide = rules.may_decide(user) is None
-    awaiting = list(selectors.transition_request_awaiting(user=user)[:20]) if can_decide else []
+    awaiting = list(selectors.transition_request_list_awaiting(user=user)[:20]) if can_decide else []
     mine = list(selectors.transition_request_list_by(user=user)[:10])
     for group in (awaiting, mine):
         decorate_requests(group, user)
@@ -37,7 +37,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "awaiting": awaiting,
         "mine": mine,
         "recent_ledger": selectors.ledger_list()[:12],
-        "production_changes": selectors.models_production_changed_recently(limit=8),
+        "production_changes": selectors.ledger_production_changes(limit=8),
         "can_decide": can_decide,
     }
     return render(request, "models_app/dashboard.html", context)
@@ -48,7 +48,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def registeredmodel_list(request: HttpRequest) -> HttpResponse:
     """Models with search and filters (the API's RegisteredModelFilterSet)."""
     filterset = tidy_filter_form(
-        RegisteredModelFilterSet(request.GET or None, queryset=selectors.model_list_with_staging())
+        RegisteredModelFilterSet(request.GET or None, queryset=selectors.registered_model_list_with_staging())
     )
     page = paginate(request, filterset.qs, 25)
     return render(
@@ -62,7 +62,7 @@ def registeredmodel_list(request: HttpRequest) -> HttpResponse:
 @registry_view
 def registeredmodel_detail(request: HttpRequest, name: str) -> HttpResponse:
     """The model card, its aliases and requests, a versions table and a chart per metric."""
-    model = get_or_404(selectors.model_get, name=name)
+    model = get_or_404(selectors.registered_model_get, name=name)
     if model.name != name:
         return redirect("models_app:registeredmodel-detail", model.name, permanent=True)
     versions = list(selectors.version_list(registered_model=model)[:200])
@@ -113,7 +113,7 @@ def _version_actions(user, version, requests) -> dict:
 @registry_view
 def modelversion_detail(request: HttpRequest, name: str, number: int) -> HttpResponse:
     """Every metadata field, files, lineage, ledger, requests and the viewer's actions for one version."""
-    model = get_or_404(selectors.model_get, name=name)
+    model = get_or_404(selectors.registered_model_get, name=name)
     version = get_or_404(selectors.version_get, registered_model=model, ref=number)
     requests = decorate_requests(selectors.transition_request_list_for_version(version=version), request.user)
     attach_compare_urls(requests)
@@ -125,8 +125,8 @@ def modelversion_detail(request: HttpRequest, name: str, number: int) -> HttpRes
         "version": version,
         "production": production,
         "files": version.files.all(),
-        "children": selectors.version_children(version=version),
-        "ledger": selectors.ledger_for_version(version=version),
+        "children": selectors.version_list_children(version=version),
+        "ledger": selectors.ledger_list_for_version(version=version),
         "pending": pending,
         "past_requests": [r for r in requests if r.status != RequestStatus.PENDING],
         "run_url": presenters.http_url(version.run_url),
@@ -144,7 +144,8 @@ def modelversion_detail(request: HttpRequest, name: str, number: int) -> HttpRes
 
 
 def history_context(model, query) -> tuple[dict, int]:
-    """The point-in-time page's context and status for a ``selectors.model_history_for`` answer."""
+    """The point-in-time page's context and status for a
+    ``selectors.registered_model_history_at_text`` answer."""
     context = {"model": model, "at_text": query.at_text, "error": query.error, "snapshot": query.snapshot}
     return context, 400 if query.error else 200
 
@@ -153,8 +154,8 @@ def history_context(model, query) -> tuple[dict, int]:
 @registry_view
 def registeredmodel_history(request: HttpRequest, name: str) -> HttpResponse:
     """What held each stage and alias at a moment, and who approved Production on what evidence."""
-    model = get_or_404(selectors.model_get, name=name)
-    query = selectors.model_history_for(registered_model=model, at_text=request.GET.get("at"))
+    model = get_or_404(selectors.registered_model_get, name=name)
+    query = selectors.registered_model_history_at_text(registered_model=model, at_text=request.GET.get("at"))
     context, status = history_context(model, query)
     return render(request, "models_app/registeredmodel_history.html", context, status=status)
 
@@ -163,7 +164,7 @@ def registeredmodel_history(request: HttpRequest, name: str) -> HttpResponse:
 @registry_view
 def modelversion_compare(request: HttpRequest, name: str) -> HttpResponse:
     """Two or more versions side by side; deltas against a baseline (Production by default)."""
-    model = get_or_404(selectors.model_get, name=name)
+    model = get_or_404(selectors.registered_model_get, name=name)
     all_versions = list(selectors.version_list(registered_model=model)[:200])
     by_number = {v.version: v for v in all_versions}
     production = next((v for v in all_versions if v.stage == Stage.PRODUCTION), None)

@@ -42,7 +42,7 @@ class WebhookSubscriptionForm(forms.Form):
 
 
 def _model_for_manager(request: HttpRequest, name: str) -> RegisteredModel:
-    model = get_or_404(selectors.model_get, name=name)
+    model = get_or_404(selectors.registered_model_get, name=name)
     forbid(rules.may_manage_webhooks(request.user, registered_model=model))
     return model
 

@@ -186,7 +186,7 @@ def test_it_expires_abandoned_uploads(s3_storage, registered_model, publisher):
     put_parts(s3_storage, stale, files)
     UploadSession.objects.filter(pk=stale.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
 
-    expired = services.upload_sessions_expire()
+    expired = services.upload_session_expire_stale()
 
     assert [s.pk for s in expired] == [stale.pk]
     stale.refresh_from_db()

@@ -14,7 +14,7 @@ def test_history_replays_stages_aliases_and_approvals(registered_model, publishe
     v2 = register(registered_model, publisher)
     promote(v2, publisher, reviewer2)
 
-    then = selectors.model_history_at(registered_model=registered_model, at=moment)
+    then = selectors.registered_model_history_at(registered_model=registered_model, at=moment)
     assert then.stages["production"] == [1]
     assert then.stages["none"] == []
     assert then.aliases == {"champion": 1}
@@ -22,10 +22,12 @@ def test_history_replays_stages_aliases_and_approvals(registered_model, publishe
     assert [a.actor_username for a in then.production_approvals] == [reviewer.username]
     assert then.production_approvals[0].comment == "offline eval ok"
 
-    now = selectors.model_history_at(registered_model=registered_model, at=timezone.now())
+    now = selectors.registered_model_history_at(registered_model=registered_model, at=timezone.now())
     assert now.stages["production"] == [2]
     assert now.stages["archived"] == [1]
 
-    before = selectors.model_history_at(registered_model=registered_model, at=moment - timedelta(days=1))
+    before = selectors.registered_model_history_at(
+        registered_model=registered_model, at=moment - timedelta(days=1)
+    )
     assert before.stages["production"] == []
     assert before.production_entry is None

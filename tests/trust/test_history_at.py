@@ -58,7 +58,7 @@ def story(registered_model, publisher, reviewer, reviewer2, governance):
 
 
 def at(model, when):
-    return selectors.model_history_at(registered_model=model, at=when)
+    return selectors.registered_model_history_at(registered_model=model, at=when)
 
 
 def test_before_anything_nothing_held_a_stage(story, registered_model):

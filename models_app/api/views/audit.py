@@ -44,7 +44,7 @@ class ModelHistoryView(ModelScopedMixin, APIView):
     def get(self, request, name):
         at = validated(HistoryQuerySerializer, request.query_params.dict())["at"]
         model = self.get_registered_model()
-        snap = selectors.model_history_at(registered_model=model, at=at)
+        snap = selectors.registered_model_history_at(registered_model=model, at=at)
         body = {
             "model": model.name,
             "at": snap.at,

@@ -24,7 +24,7 @@ from models_app.exceptions import (
 )
 from models_app.ops import metrics
 from models_app.storage import objectstore
-from models_app.storage.artifacts import CHUNK_SIZE, artifact_storage, iter_open_file
+from models_app.storage.artifacts import CHUNK_SIZE, artifact_storage
 
 
 class _FirstRenderer(BaseContentNegotiation):
@@ -181,7 +181,8 @@ class ArtifactFileDownloadView(ModelScopedMixin, APIView):
             if span:
                 length = span[1] - span[0] + 1
                 response = StreamingHttpResponse(
-                    iter_open_file(fh, start=span[0], length=length), status=status.HTTP_206_PARTIAL_CONTENT
+                    objectstore.file_chunks(fh, start=span[0], length=length),
+                    status=status.HTTP_206_PARTIAL_CONTENT,
                 )
             else:
                 length = record.size

@@ -5,7 +5,6 @@ errors are mapped to HTTP in ``models_app.api.exceptions``."""
 from __future__ import annotations
 
 from django.contrib.auth.models import Group
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
@@ -230,7 +229,7 @@ class EventFeedView(APIView):
             raise InvalidInput(f"Unknown event type {unknown[0]!r}.", field="type")
         model = None
         if request.query_params.get("model"):
-            model = selectors.model_get(name=request.query_params["model"])
+            model = selectors.registered_model_get(name=request.query_params["model"])
         events = selectors.event_list_after(after=after, limit=limit + 1, types=types, registered_model=model)
         has_more = len(events) > limit
         events = events[:limit]
@@ -276,13 +275,29 @@ class DeploymentListView(ModelScopedMixin, generics.ListAPIView):
 # -- webhooks ---------------------------------------------------------------------------------------
 
 
+def _subscription_for(user, pk) -> WebhookSubscription:
+    sub = selectors.webhook_subscription_list(user=user).filter(pk=pk).first()
+    if sub is None:
+        raise NotFound(f"No webhook subscription #{pk} that you can manage.", field="id")
+    return sub
+
+
+def _with_secret(view, sub: WebhookSubscription, secret: str, **kwargs) -> Response:
+    """The subscription read afresh (with the list's joins) and, this once, its new signing secret."""
+    sub = _subscription_for(view.request.user, sub.pk)
+    sub.secret = secret
+    return Response(
+        WebhookSubscriptionSecretSerializer(sub, context=view.get_serializer_context()).data, **kwargs
+    )
+
+
 class SubscriptionScopedMixin:
+    """Views under ``/webhooks/{pk}/``: a subscription the caller manages, or 404."""
+
+    permission_classes = [HasRegistryRole]
+
     def get_subscription(self) -> WebhookSubscription:
-        qs = selectors.webhook_subscription_list(user=self.request.user)
-        sub = qs.filter(pk=self.kwargs["pk"]).first()
-        if sub is None:
-            raise NotFound(f"No webhook subscription #{self.kwargs['pk']} that you can manage.", field="id")
-        return sub
+        return _subscription_for(self.request.user, self.kwargs["pk"])
 
 
 @extend_schema_view(
@@ -311,12 +326,9 @@ class WebhookSubscriptionListView(generics.ListAPIView):
     def post(self, request):
         data = validated(WebhookSubscriptionCreateInputSerializer, request.data)
         model_name = data.pop("model", None)
-        model = selectors.model_get(name=model_name) if model_name else None
+        model = selectors.registered_model_get(name=model_name) if model_name else None
         sub, secret = webhooks.webhook_subscription_create(actor=request.user, registered_model=model, **data)
-        sub = get_object_or_404(selectors.webhook_subscription_list(user=request.user), pk=sub.pk)
-        sub.secret = secret
-        body = WebhookSubscriptionSecretSerializer(sub, context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_201_CREATED)
+        return _with_secret(self, sub, secret, status=status.HTTP_201_CREATED)
 
 
 @extend_schema_view(
@@ -335,7 +347,6 @@ class WebhookSubscriptionListView(generics.ListAPIView):
 )
 class WebhookSubscriptionDetailView(SubscriptionScopedMixin, generics.GenericAPIView):
     serializer_class = WebhookSubscriptionSerializer
-    permission_classes = [HasRegistryRole]
 
     def get(self, request, pk):
         return Response(self.get_serializer(self.get_subscription()).data)
@@ -361,16 +372,13 @@ class WebhookSubscriptionDetailView(SubscriptionScopedMixin, generics.GenericAPI
 )
 class WebhookRotateSecretView(SubscriptionScopedMixin, generics.GenericAPIView):
     serializer_class = WebhookSubscriptionSecretSerializer
-    permission_classes = [HasRegistryRole]
 
     def post(self, request, pk):
         data = validated(RotateSecretInputSerializer, request.data)
         sub, secret = webhooks.webhook_subscription_rotate_secret(
             subscription=self.get_subscription(), actor=request.user, overlap_hours=data.get("overlap_hours")
         )
-        sub = self.get_subscription()
-        sub.secret = secret
-        return Response(self.get_serializer(sub).data)
+        return _with_secret(self, sub, secret)
 
 
 @extend_schema(
@@ -381,7 +389,6 @@ class WebhookRotateSecretView(SubscriptionScopedMixin, generics.GenericAPIView):
 )
 class WebhookDeliveryListView(SubscriptionScopedMixin, generics.ListAPIView):
     serializer_class = WebhookDeliverySerializer
-    permission_classes = [HasRegistryRole]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -403,13 +410,13 @@ class WebhookDeliveryListView(SubscriptionScopedMixin, generics.ListAPIView):
 )
 class WebhookDeliveryReplayView(SubscriptionScopedMixin, generics.GenericAPIView):
     serializer_class = WebhookDeliverySerializer
-    permission_classes = [HasRegistryRole]
 
     def post(self, request, pk, delivery_id):
-        sub = self.get_subscription()
-        delivery = selectors.webhook_delivery_list(subscription=sub).filter(pk=delivery_id).first()
+        deliveries = selectors.webhook_delivery_list(subscription=self.get_subscription())
+        delivery = deliveries.filter(pk=delivery_id).first()
         if delivery is None:
-            raise NotFound(f"Subscription #{sub.pk} has no delivery #{delivery_id}.", field="delivery_id")
+            raise NotFound(f"Subscription #{pk} has no delivery #{delivery_id}.", field="delivery_id")
         webhooks.webhook_delivery_replay(delivery=delivery, actor=request.user)
-        delivery = selectors.webhook_delivery_list(subscription=sub).get(pk=delivery_id)
-        return Response(self.get_serializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            self.get_serializer(deliveries.get(pk=delivery_id)).data, status=status.HTTP_202_ACCEPTED
+        )

@@ -39,7 +39,7 @@ def _renamed(exc: RegistryError, field: str) -> RegistryError:
 
 def model_or_404(name: str, *, field: str | None = None) -> RegisteredModel:
     try:
-        return selectors.model_get(name=name)
+        return selectors.registered_model_get(name=name)
     except NotFound as exc:
         raise (_renamed(exc, field) if field else exc) from None
 

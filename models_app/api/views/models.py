@@ -29,12 +29,12 @@ class RegisteredModelListView(generics.ListAPIView):
     filterset_class = RegisteredModelFilterSet
 
     def get_queryset(self):
-        return selectors.model_list()
+        return selectors.registered_model_list()
 
     def post(self, request):
         data = validated(s.RegisteredModelCreateInputSerializer, request.data)
         model = services.registered_model_create(actor=request.user, **data)
-        model = selectors.model_get(name=model.name)
+        model = selectors.registered_model_get(name=model.name)
         body = self.get_serializer(model).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
 
@@ -60,4 +60,4 @@ class RegisteredModelDetailView(ModelScopedMixin, generics.GenericAPIView):
         services.registered_model_update(
             registered_model=self.get_registered_model(), actor=request.user, **data
         )
-        return Response(self.get_serializer(selectors.model_get(name=name)).data)
+        return Response(self.get_serializer(selectors.registered_model_get(name=name)).data)

@@ -49,6 +49,24 @@ def _metadata_from(request) -> dict | None:
         raise InvalidInput(f"Must be a JSON object ({exc}).", field="metadata") from None
 
 
+class VersionAnswerMixin(ModelScopedMixin):
+    """Views that answer with one version of the model in the URL, as the version list shows it."""
+
+    serializer_class = s.ModelVersionSerializer
+
+    def version_answer(self, ref) -> Response:
+        """The version ``ref`` names, read afresh with the joins and annotations of the list."""
+        return Response(self.get_serializer(version_or_404(self.get_registered_model(), ref)).data)
+
+    def version_act(self, ref, input_serializer, service) -> Response:
+        """Validate the body, then ``service(version=..., actor=..., **body)`` on the version ``ref``
+        names, and answer with the version as it is now."""
+        data = validated(input_serializer, self.request.data)
+        version = version_or_404(self.get_registered_model(), ref)
+        service(version=version, actor=self.request.user, **data)
+        return self.version_answer(version.version)
+
+
 @extend_schema_view(
     get=extend_schema(summary="List a model's versions", tags=["versions"], parameters=[NAME_PARAM]),
     post=extend_schema(
@@ -134,18 +152,12 @@ class ModelVersionListView(ModelScopedMixin, generics.ListAPIView):
         responses={200: s.ModelVersionSerializer},
     ),
 )
-class ModelVersionDetailView(ModelScopedMixin, generics.GenericAPIView):
-    serializer_class = s.ModelVersionSerializer
-
+class ModelVersionDetailView(VersionAnswerMixin, generics.GenericAPIView):
     def get(self, request, name, ref):
-        return Response(self.get_serializer(version_or_404(self.get_registered_model(), ref)).data)
+        return self.version_answer(ref)
 
     def patch(self, request, name, ref):
-        data = validated(s.VersionUpdateInputSerializer, request.data)
-        model = self.get_registered_model()
-        version = version_or_404(model, ref)
-        services.version_update(version=version, actor=request.user, **data)
-        return Response(self.get_serializer(version_or_404(model, version.version)).data)
+        return self.version_act(ref, s.VersionUpdateInputSerializer, services.version_update)
 
 
 @extend_schema(
@@ -156,15 +168,9 @@ class ModelVersionDetailView(ModelScopedMixin, generics.GenericAPIView):
     request=s.TransitionInputSerializer,
     responses={200: s.ModelVersionSerializer, **error_responses(409)},
 )
-class ModelVersionTransitionView(ModelScopedMixin, generics.GenericAPIView):
-    serializer_class = s.ModelVersionSerializer
-
+class ModelVersionTransitionView(VersionAnswerMixin, generics.GenericAPIView):
     def post(self, request, name, ref):
-        data = validated(s.TransitionInputSerializer, request.data)
-        model = self.get_registered_model()
-        version = version_or_404(model, ref)
-        services.version_transition(version=version, actor=request.user, **data)
-        return Response(self.get_serializer(version_or_404(model, version.version)).data)
+        return self.version_act(ref, s.TransitionInputSerializer, services.version_transition)
 
 
 @extend_schema(
@@ -174,13 +180,13 @@ class ModelVersionTransitionView(ModelScopedMixin, generics.GenericAPIView):
     request=s.RollbackInputSerializer,
     responses={200: s.ModelVersionSerializer, **error_responses(409)},
 )
-class ModelRollbackView(ModelScopedMixin, generics.GenericAPIView):
-    serializer_class = s.ModelVersionSerializer
-
+class ModelRollbackView(VersionAnswerMixin, generics.GenericAPIView):
     def post(self, request, name):
         data = validated(s.RollbackInputSerializer, request.data)
-        model = self.get_registered_model()
         version = services.version_rollback(
-            registered_model=model, version_number=data["version"], actor=request.user, reason=data["reason"]
+            registered_model=self.get_registered_model(),
+            version_number=data["version"],
+            actor=request.user,
+            reason=data["reason"],
         )
-        return Response(self.get_serializer(version_or_404(model, version.version)).data)
+        return self.version_answer(version.version)

@@ -12,7 +12,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        expired = services.upload_sessions_expire()
+        expired = services.upload_session_expire_stale()
         for session in expired:
             self.stdout.write(f"aborted upload {session.pk} ({session.version})")
         self.stdout.write(f"{len(expired)} abandoned uploads aborted.")
