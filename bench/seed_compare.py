@@ -80,10 +80,10 @@ def seed_ours(args) -> None:
     from django.contrib.auth.models import Group, Permission, User
 
     from models_app import services
-    from models_app.artifacts import IncomingFile
     from models_app.choices import Stage
     from models_app.models import ModelAlias, ModelVersion, RegisteredModel
     from models_app.role_permissions import ensure_role_groups
+    from models_app.storage.artifacts import IncomingFile
 
     ensure_role_groups(Group, Permission)
     team, _ = Group.objects.get_or_create(name=TEAM)
@@ -101,7 +101,7 @@ def seed_ours(args) -> None:
     rng = random.Random(0)
     for name in model_names(args.prefix, args.models):
         model = RegisteredModel.objects.filter(name=name).first() or services.registered_model_create(
-            name=name, team=team, created_by=publisher
+            name=name, team=team, actor=publisher
         )
         have = ModelVersion.objects.filter(registered_model=model).count()
         for number in range(have + 1, per_model + 1):
@@ -109,7 +109,7 @@ def seed_ours(args) -> None:
                 raise SystemExit(f"seeding ours passed its {args.minutes} min limit; run it again to go on")
             services.version_register(
                 registered_model=model,
-                created_by=publisher,
+                actor=publisher,
                 files=[IncomingFile(path="model.bin", stream=io.BytesIO(rng.randbytes(FILE_BYTES)))],
                 metadata={"metrics": {"accuracy": rng.random()}, "tags": {"seed": str(number)}},
             )
@@ -117,10 +117,8 @@ def seed_ours(args) -> None:
         if version.stage == Stage.NONE:
             version = services.version_transition(version=version, to="staging", actor=publisher)
         if version.stage == Stage.STAGING:
-            request = services.transition_request_create(
-                version=version, to="production", requested_by=publisher
-            )
-            services.transition_request_approve(transition_request=request, reviewer=reviewer)
+            request = services.transition_request_create(version=version, to="production", actor=publisher)
+            services.transition_request_approve(transition_request=request, actor=reviewer)
         if not ModelAlias.objects.filter(registered_model=model, name=ALIAS).exists():
             services.alias_set(registered_model=model, alias=ALIAS, version_number=champion, actor=publisher)
         progress.add(per_model)
