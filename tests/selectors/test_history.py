@@ -1,5 +1,8 @@
-from datetime import timedelta
+"""selectors.model_history_at on a short story, and selectors.model_history_for (the moment as text)."""
 
+from datetime import UTC, datetime, timedelta
+
+import pytest
 from django.utils import timezone
 
 from models_app import selectors, services
@@ -29,3 +32,47 @@ def test_history_replays_stages_aliases_and_approvals(registered_model, publishe
     before = selectors.model_history_at(registered_model=registered_model, at=moment - timedelta(days=1))
     assert before.stages["production"] == []
     assert before.production_entry is None
+
+
+# -- model_history_for: the moment as a page gives it ------------------------------------------------------
+
+ISO_HINT = "Give the moment as an ISO 8601 time, e.g. 2026-06-01T12:00:00Z."
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2026-13-45T00:00:00Z", "12:00", "2026-06-01T12:00:00+99:00"])
+def test_a_bad_moment_is_an_error_and_no_snapshot(registered_model, text):
+    query = selectors.model_history_for(registered_model=registered_model, at_text=text)
+    assert query.at_text == text
+    assert query.error == ISO_HINT
+    assert query.snapshot is None
+
+
+@pytest.mark.parametrize("text", ["", None])
+def test_an_empty_moment_means_now(registered_model, publisher, reviewer, text):
+    v1 = register(registered_model, publisher)
+    promote(v1, publisher, reviewer)
+    before = timezone.now()
+    query = selectors.model_history_for(registered_model=registered_model, at_text=text)
+    assert query.error == ""
+    assert query.at_text.endswith("Z")
+    assert query.snapshot.at >= before
+    assert query.snapshot.at == selectors.parse_moment(query.at_text)
+    assert query.snapshot.production_version == 1
+
+
+def test_a_moment_without_an_offset_is_utc_and_an_offset_is_honoured(registered_model, publisher):
+    register(registered_model, publisher)
+    plain = selectors.model_history_for(registered_model=registered_model, at_text="2020-01-01T00:00:00")
+    assert plain.snapshot.at == datetime(2020, 1, 1, tzinfo=UTC)
+    assert plain.snapshot.stages["none"] == []  # long before the model existed
+    shifted = selectors.model_history_for(
+        registered_model=registered_model, at_text="2020-01-01T05:30:00+05:30"
+    )
+    assert shifted.snapshot.at == datetime(2020, 1, 1, tzinfo=UTC)
+    assert shifted.at_text == "2020-01-01T05:30:00+05:30"
+
+
+def test_parse_moment_answers_none_for_anything_but_an_iso_time():
+    assert selectors.parse_moment(" 2026-06-01T12:00:00Z ") == datetime(2026, 6, 1, 12, tzinfo=UTC)
+    assert selectors.parse_moment("2026-06-01") == datetime(2026, 6, 1, tzinfo=UTC)  # a date is its midnight
+    assert selectors.parse_moment("not a time") is None
