@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 
@@ -11,6 +12,24 @@ from django.db import connection
 
 from models_app import services
 from models_app.choices import Role
+from models_app.models import (
+    ApiToken,
+    Approval,
+    ArtifactFile,
+    Deployment,
+    Event,
+    LedgerEntry,
+    ModelAlias,
+    ModelVersion,
+    PromotionPolicy,
+    RegisteredModel,
+    TransitionRequest,
+    UploadFile,
+    UploadSession,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from models_app.role_permissions import ensure_role_groups
 from models_app.storage import objectstore
 from models_app.storage.artifacts import IncomingFile
@@ -146,6 +165,77 @@ def register(model, user, *, files=None, metadata=None, idempotency_key=None):
         idempotency_key=idempotency_key,
     )
     return version
+
+
+# What a refused action must leave as it was: the row counts of every table a write touches, and the
+# columns a refused change would alter in place (stages, statuses, aliases, policies, who is active).
+COUNTED_TABLES = (
+    LedgerEntry,
+    Event,
+    RegisteredModel,
+    ModelVersion,
+    ArtifactFile,
+    TransitionRequest,
+    Approval,
+    ModelAlias,
+    Deployment,
+    PromotionPolicy,
+    ApiToken,
+    WebhookSubscription,
+    WebhookDelivery,
+    WebhookAttempt,
+    UploadSession,
+    UploadFile,
+    User,
+)
+WATCHED_COLUMNS = {
+    RegisteredModel: ("name", "description", "tags", "team_id", "required_approvals", "last_version_number"),
+    ModelVersion: ("stage", "status", "description", "tags"),
+    TransitionRequest: ("status", "decided_at"),
+    ModelAlias: ("name", "version_id"),
+    PromotionPolicy: ("metric_gates", "group_approvals", "freeze_windows"),
+    WebhookSubscription: ("url", "event_types", "active", "secret", "registered_model_id", "team_id"),
+    ApiToken: ("revoked_at", "expires_at"),
+    UploadSession: ("status",),
+    User: ("is_active", "is_superuser"),
+}
+
+
+def written_state() -> dict[str, object]:
+    """Row counts and watched columns of the registry's tables, as ``nothing_written`` compares them."""
+    # Every count in one query: the state machine and the fuzzer take this snapshot hundreds of times.
+    counts = ", ".join(
+        f"(SELECT COUNT(*) FROM {connection.ops.quote_name(model._meta.db_table)})"
+        for model in COUNTED_TABLES
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {counts}")
+        row = cursor.fetchone()
+    state: dict[str, object] = {f"{m.__name__} rows": n for m, n in zip(COUNTED_TABLES, row, strict=True)}
+    for model, columns in WATCHED_COLUMNS.items():
+        state[f"{model.__name__} {', '.join(columns)}"] = list(
+            model.objects.order_by("pk").values_list("pk", *columns)
+        )
+    return state
+
+
+@contextlib.contextmanager
+def nothing_written():
+    """Assert that the block (a refused action) changed no row: no ledger row, event, version, file,
+    request, approval, alias, deployment, policy, token, webhook or upload appeared, disappeared or moved.
+
+    Put ``pytest.raises`` inside it, so the refusal is caught before the comparison::
+
+        with nothing_written(), pytest.raises(NotAllowed):
+            services.version_transition(...)
+    """
+    before = written_state()
+    yield
+    after = written_state()
+    changed = {
+        key: {"before": before[key], "after": after[key]} for key in before if before[key] != after[key]
+    }
+    assert not changed, f"the refused action wrote: {changed}"
 
 
 def stored_keys(storage) -> list[str]:

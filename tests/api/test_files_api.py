@@ -13,7 +13,7 @@ import pytest
 
 from models_app.choices import VersionStatus
 from models_app.models import ArtifactFile, ModelVersion
-from tests.conftest import register
+from tests.conftest import nothing_written, register
 
 DATA = bytes(range(256)) * 40  # 10,240 bytes
 URL = "/api/v1/models/fraud-detector/versions/1/files/weights/model.bin"
@@ -138,7 +138,9 @@ def test_the_url_path_only_looks_up_a_record(api, publisher, version):
 def test_it_refuses_to_serve_a_version_that_is_not_ready(api, publisher, registered_model):
     version = register(registered_model, publisher, files={"weights/model.bin": DATA})
     ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.FAILED)
-    response = api(publisher).get(URL)
+    client = api(publisher)
+    with nothing_written():
+        response = client.get(URL)
     assert response.status_code == 409
     assert response.json()["errors"][0]["code"] == "version_not_ready"
 

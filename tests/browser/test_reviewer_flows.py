@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from models_app import services
 from models_app.choices import RequestStatus, Stage
 from models_app.models import Approval, LedgerEntry
-from tests.conftest import make_user, register
+from tests.conftest import make_user, nothing_written, register
 from tests.ui.scenario import build_scenario
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -85,12 +85,13 @@ def test_a_publisher_sees_no_approve_button_and_a_forged_post_is_refused(
     expect(page.get_by_role("button", name="Approve")).to_have_count(0)
 
     csrf = next(c["value"] for c in context.cookies() if c["name"] == "csrftoken")
-    response = context.request.post(
-        f"/approvals/{scenario.request.pk}/approve/",
-        form={"comment": "forged", "csrfmiddlewaretoken": csrf},
-        headers={"Referer": page.url},
-        max_redirects=0,
-    )
+    with nothing_written():
+        response = context.request.post(
+            f"/approvals/{scenario.request.pk}/approve/",
+            form={"comment": "forged", "csrfmiddlewaretoken": csrf},
+            headers={"Referer": page.url},
+            max_redirects=0,
+        )
     assert response.status == 403
     assert "Only Reviewers can approve or reject transition requests." in response.text()
     assert not Approval.objects.filter(transition_request=scenario.request).exists()
@@ -110,21 +111,22 @@ def test_a_requester_trying_to_approve_their_own_request_sees_a_clear_message(
     expect(card.get_by_role("button", name="Approve")).to_have_count(0)
 
     # Submitting the approval anyway (an old tab, a hand-made form) is refused with a message.
-    with page.expect_navigation():
-        page.evaluate(
-            """(pk) => {
-                const form = document.createElement("form");
-                form.method = "post";
-                form.action = `/approvals/${pk}/approve/`;
-                const token = document.querySelector("input[name=csrfmiddlewaretoken]").cloneNode();
-                form.append(token);
-                document.body.append(form);
-                form.submit();
-            }""",
-            req.pk,
-        )
-    alert = page.locator(".message--error")
-    expect(alert).to_contain_text("You requested this transition, so you cannot approve or reject it")
+    with nothing_written():
+        with page.expect_navigation():
+            page.evaluate(
+                """(pk) => {
+                    const form = document.createElement("form");
+                    form.method = "post";
+                    form.action = `/approvals/${pk}/approve/`;
+                    const token = document.querySelector("input[name=csrfmiddlewaretoken]").cloneNode();
+                    form.append(token);
+                    document.body.append(form);
+                    form.submit();
+                }""",
+                req.pk,
+            )
+        alert = page.locator(".message--error")
+        expect(alert).to_contain_text("You requested this transition, so you cannot approve or reject it")
     req.refresh_from_db()
     assert req.status == RequestStatus.PENDING
     assert not Approval.objects.filter(transition_request=req).exists()

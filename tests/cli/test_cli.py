@@ -16,25 +16,34 @@ from modelreg import cli
 from models_app.choices import EventType, Stage
 from models_app.models import ArtifactFile, Event, ModelVersion
 from models_app.services.tokens import api_token_create
+from tests.conftest import nothing_written
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def modelreg(live_server, monkeypatch, capsys):
-    """``modelreg(user, *args)`` runs the CLI in-process as ``user``; returns (exit code, stdout, stderr)."""
+    """``modelreg(user, *args)`` runs the CLI in-process as ``user``; returns (exit code, stdout, stderr).
+
+    ``modelreg.sign_in(user)`` issues the user's token ahead, so a refused command can be checked for
+    writing nothing.
+    """
     monkeypatch.setenv("MODELREG_URL", live_server.url)
     tokens = {}
 
-    def run(user, *args):
+    def sign_in(user):
         if user.pk not in tokens:
             tokens[user.pk] = api_token_create(user=user, name="cli")[1]
-        monkeypatch.setenv("MODELREG_TOKEN", tokens[user.pk])
+        return tokens[user.pk]
+
+    def run(user, *args):
+        monkeypatch.setenv("MODELREG_TOKEN", sign_in(user))
         capsys.readouterr()
         code = cli.main(["--quiet", *args])
         out, err = capsys.readouterr()
         return code, out, err
 
+    run.sign_in = sign_in
     return run
 
 
@@ -187,7 +196,8 @@ def test_the_lifecycle_commands_tell_the_whole_story(
     )
     assert code == 0, err
     request_id = out.strip()
-    code, _, err = modelreg(publisher, "approve", request_id)
+    with nothing_written():
+        code, _, err = modelreg(publisher, "approve", request_id)
     assert code == 1
     assert "self_approval_forbidden" in err
     code, out, err = modelreg(reviewer, "approve", request_id, "--comment", "looks good")
@@ -238,7 +248,9 @@ def test_the_lifecycle_commands_tell_the_whole_story(
 def test_errors_exit_non_zero_with_the_registry_message(
     modelreg, workdir, registered_model, publisher, outsider
 ):
-    code, _, err = modelreg(outsider, "push", "fraud-detector", "out")
+    modelreg.sign_in(outsider)
+    with nothing_written():
+        code, _, err = modelreg(outsider, "push", "fraud-detector", "out")
     assert code == 1
     assert "permission_denied" in err or "Only Publishers" in err
     code, _, err = modelreg(publisher, "pull", "nope:1", "-o", "x")

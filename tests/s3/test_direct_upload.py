@@ -23,6 +23,7 @@ from models_app.exceptions import (
 from models_app.models import ArtifactFile, Event, LedgerEntry, UploadSession
 from models_app.services import DeclaredFile
 from models_app.storage import objectstore
+from tests.conftest import nothing_written
 
 MiB = 1024 * 1024
 
@@ -112,7 +113,7 @@ def test_it_refuses_a_wrong_checksum_and_removes_the_bytes(s3_storage, registere
     assert failed.payload["code"] == "checksum_mismatch" and failed.payload["files"] == ["model.bin"]
     # The failed version keeps its number; the next one is v2.
     assert begin(registered_model, publisher, files).version.version == 2
-    with pytest.raises(UploadClosed):
+    with nothing_written(), pytest.raises(UploadClosed):
         services.version_upload_complete(session=session, actor=publisher)
 
 
@@ -131,7 +132,7 @@ def test_it_keeps_the_session_open_while_parts_are_missing(
     data = os.urandom(6 * MiB)
     session = begin(registered_model, publisher, {"model.bin": data})
     put_parts(s3_storage, session, {"model.bin": data}, skip={("model.bin", 2)})
-    with pytest.raises(UploadIncomplete) as err:
+    with nothing_written(), pytest.raises(UploadIncomplete) as err:
         services.version_upload_complete(session=session, actor=publisher)
     assert "part(s) 2 of 2" in str(err.value)
     session.refresh_from_db()
@@ -170,7 +171,7 @@ def test_it_aborts_and_removes_the_parts(s3_storage, registered_model, publisher
     files = {"model.bin": b"partial"}
     session = begin(registered_model, publisher, files)
     put_parts(s3_storage, session, files)
-    with pytest.raises(NotAllowed):
+    with nothing_written(), pytest.raises(NotAllowed):
         services.version_upload_abort(session=session, actor=outsider)
     session = services.version_upload_abort(session=session, actor=publisher)
     assert session.status == UploadStatus.ABORTED
@@ -193,19 +194,19 @@ def test_it_expires_abandoned_uploads(s3_storage, registered_model, publisher):
     fresh.refresh_from_db()
     assert (stale.status, fresh.status) == (UploadStatus.ABORTED, UploadStatus.OPEN)
     assert [u.upload_id for u in pending_uploads(s3_storage)] == [fresh.files.get().upload_id]
-    with pytest.raises(UploadClosed):
+    with nothing_written(), pytest.raises(UploadClosed):
         services.version_upload_complete(session=stale, actor=publisher)
 
 
 def test_it_needs_s3_for_direct_upload(registered_model, publisher):
-    with pytest.raises(DirectUploadUnavailable) as err:
+    with nothing_written(), pytest.raises(DirectUploadUnavailable) as err:
         begin(registered_model, publisher, {"model.bin": b"x"})
     assert "REGISTRY_STORAGE=s3" in str(err.value)
     assert not UploadSession.objects.exists()
 
 
 def test_it_refuses_an_outsider_before_touching_the_bucket(s3_storage, registered_model, outsider):
-    with pytest.raises(NotAllowed):
+    with nothing_written(), pytest.raises(NotAllowed):
         begin(registered_model, outsider, {"model.bin": b"x"})
     assert pending_uploads(s3_storage) == []
 

@@ -20,7 +20,7 @@ from models_app.exceptions import (
 )
 from models_app.ledger import verify_chain
 from models_app.models import LedgerEntry, ModelVersion
-from tests.conftest import promote, register
+from tests.conftest import nothing_written, promote, register
 
 
 def stage_rows(version):
@@ -55,7 +55,7 @@ def test_a_publisher_moves_a_version_to_staging_and_back(v1, publisher):
 
 def test_production_needs_an_approved_request(staged, publisher, superuser):
     for actor in (publisher, superuser):
-        with pytest.raises(ApprovalRequired) as exc:
+        with nothing_written(), pytest.raises(ApprovalRequired) as exc:
             services.version_transition(version=staged, to="production", actor=actor)
         assert exc.value.code == "approval_required"
     staged.refresh_from_db()
@@ -63,7 +63,7 @@ def test_production_needs_an_approved_request(staged, publisher, superuser):
 
 
 def test_illegal_moves_name_both_stages(v1, publisher):
-    with pytest.raises(InvalidTransition) as exc:
+    with nothing_written(), pytest.raises(InvalidTransition) as exc:
         services.version_transition(version=v1, to="production", actor=publisher)
     assert "'none'" in str(exc.value)
     assert "'production'" in str(exc.value)
@@ -76,7 +76,7 @@ def test_unknown_stage_is_bad_input(v1, publisher):
 
 
 def test_only_reviewers_archive(v1, publisher, reviewer):
-    with pytest.raises(NotAllowed):
+    with nothing_written(), pytest.raises(NotAllowed):
         services.version_transition(version=v1, to="archived", actor=publisher)
     services.version_transition(version=v1, to="archived", actor=reviewer)
     v1.refresh_from_db()
@@ -85,20 +85,20 @@ def test_only_reviewers_archive(v1, publisher, reviewer):
 
 def test_outsiders_cannot_stage(v1, outsider, reviewer):
     for user in (outsider, reviewer):
-        with pytest.raises(NotAllowed):
+        with nothing_written(), pytest.raises(NotAllowed):
             services.version_transition(version=v1, to="staging", actor=user)
 
 
 def test_only_ready_versions_move(registered_model, publisher):
     pending = ModelVersion.objects.create(registered_model=registered_model, version=99, created_by=publisher)
-    with pytest.raises(VersionNotReady):
+    with nothing_written(), pytest.raises(VersionNotReady):
         services.version_transition(version=pending, to="staging", actor=publisher)
 
 
 def test_an_archived_version_returns_to_production_only_by_rollback(v1, publisher, reviewer):
     promote(v1, publisher, reviewer)
     services.version_transition(version=v1, to="archived", actor=reviewer)
-    with pytest.raises(RollbackRequired):
+    with nothing_written(), pytest.raises(RollbackRequired):
         services.version_transition(version=v1, to="production", actor=reviewer)
 
 
@@ -129,9 +129,9 @@ def test_the_requester_cannot_approve_even_as_a_reviewer(staged, role_groups, pu
     from django.contrib.auth.models import User
 
     publisher = User.objects.get(pk=publisher.pk)
-    with pytest.raises(SelfApprovalForbidden):
+    with nothing_written(), pytest.raises(SelfApprovalForbidden):
         services.transition_request_approve(transition_request=req, actor=publisher)
-    with pytest.raises(SelfApprovalForbidden):
+    with nothing_written(), pytest.raises(SelfApprovalForbidden):
         services.transition_request_reject(transition_request=req, actor=publisher)
     req.refresh_from_db()
     assert req.status == RequestStatus.PENDING
@@ -140,7 +140,7 @@ def test_the_requester_cannot_approve_even_as_a_reviewer(staged, role_groups, pu
 
 def test_publishers_cannot_decide(staged, publisher, publisher2):
     req = services.transition_request_create(version=staged, to="production", actor=publisher)
-    with pytest.raises(NotAllowed):
+    with nothing_written(), pytest.raises(NotAllowed):
         services.transition_request_approve(transition_request=req, actor=publisher2)
 
 
@@ -156,7 +156,7 @@ def test_two_required_approvals_need_two_distinct_reviewers(
     staged.refresh_from_db()
     assert req.status == RequestStatus.PENDING
     assert staged.stage == Stage.STAGING
-    with pytest.raises(AlreadyVoted):
+    with nothing_written(), pytest.raises(AlreadyVoted):
         services.transition_request_approve(transition_request=req, actor=reviewer)
     services.transition_request_approve(transition_request=req, actor=reviewer2)
     req.refresh_from_db()
@@ -177,7 +177,7 @@ def test_one_rejection_rejects(registered_model, governance, staged, publisher, 
     staged.refresh_from_db()
     assert req.status == RequestStatus.REJECTED
     assert staged.stage == Stage.STAGING
-    with pytest.raises(RequestAlreadyDecided):
+    with nothing_written(), pytest.raises(RequestAlreadyDecided):
         services.transition_request_approve(transition_request=req, actor=reviewer2)
     assert LedgerEntry.objects.get(kind=LedgerKind.REJECTION).comment == "latency regressed"
 
@@ -185,18 +185,18 @@ def test_one_rejection_rejects(registered_model, governance, staged, publisher, 
 def test_the_requester_may_cancel_and_nobody_else(staged, publisher, publisher2, reviewer):
     req = services.transition_request_create(version=staged, to="production", actor=publisher)
     for other in (publisher2, reviewer):
-        with pytest.raises(NotAllowed):
+        with nothing_written(), pytest.raises(NotAllowed):
             services.transition_request_cancel(transition_request=req, actor=other)
     services.transition_request_cancel(transition_request=req, actor=publisher, comment="wrong build")
     req.refresh_from_db()
     assert req.status == RequestStatus.CANCELLED
-    with pytest.raises(RequestAlreadyDecided):
+    with nothing_written(), pytest.raises(RequestAlreadyDecided):
         services.transition_request_approve(transition_request=req, actor=reviewer)
 
 
 def test_one_pending_request_per_version_and_target(staged, publisher, publisher2):
     services.transition_request_create(version=staged, to="production", actor=publisher)
-    with pytest.raises(DuplicatePendingRequest):
+    with nothing_written(), pytest.raises(DuplicatePendingRequest):
         services.transition_request_create(version=staged, to="production", actor=publisher2)
 
 
@@ -204,12 +204,12 @@ def test_requests_are_only_for_production_from_staging(v1, publisher):
     with pytest.raises(InvalidInput) as exc:
         services.transition_request_create(version=v1, to="staging", actor=publisher)
     assert exc.value.field == "to"
-    with pytest.raises(InvalidTransition):
+    with nothing_written(), pytest.raises(InvalidTransition):
         services.transition_request_create(version=v1, to="production", actor=publisher)
 
 
 def test_outsiders_cannot_request(staged, outsider):
-    with pytest.raises(NotAllowed):
+    with nothing_written(), pytest.raises(NotAllowed):
         services.transition_request_create(version=staged, to="production", actor=outsider)
 
 
@@ -218,7 +218,7 @@ def test_leaving_staging_cancels_pending_requests(staged, publisher, reviewer):
     services.version_transition(version=staged, to="none", actor=publisher)
     req.refresh_from_db()
     assert req.status == RequestStatus.CANCELLED
-    with pytest.raises(RequestAlreadyDecided):
+    with nothing_written(), pytest.raises(RequestAlreadyDecided):
         services.transition_request_approve(transition_request=req, actor=reviewer)
 
 
@@ -226,7 +226,7 @@ def test_approving_a_request_whose_version_left_staging_is_stale(staged, publish
     req = services.transition_request_create(version=staged, to="production", actor=publisher)
     # Simulate a version moved by a path that did not close the request.
     ModelVersion.objects.filter(pk=staged.pk).update(stage=Stage.ARCHIVED)
-    with pytest.raises(StaleState):
+    with nothing_written(), pytest.raises(StaleState):
         services.transition_request_approve(transition_request=req, actor=reviewer)
     req.refresh_from_db()
     assert req.status == RequestStatus.PENDING
@@ -282,7 +282,7 @@ def test_rollback_needs_a_reason(registered_model, two_productions, reviewer):
 
 
 def test_rollback_is_for_reviewers(registered_model, two_productions, publisher):
-    with pytest.raises(NotAllowed):
+    with nothing_written(), pytest.raises(NotAllowed):
         services.version_rollback(
             registered_model=registered_model, version_number=1, actor=publisher, reason="x"
         )
@@ -293,7 +293,7 @@ def test_rollback_only_to_a_version_that_was_in_production(
 ):
     v3 = register(registered_model, publisher)
     services.version_transition(version=v3, to="archived", actor=reviewer)
-    with pytest.raises(NeverInProduction) as exc:
+    with nothing_written(), pytest.raises(NeverInProduction) as exc:
         services.version_rollback(
             registered_model=registered_model, version_number=3, actor=reviewer, reason="x"
         )
@@ -301,7 +301,7 @@ def test_rollback_only_to_a_version_that_was_in_production(
 
 
 def test_rollback_of_the_current_production_version_is_refused(registered_model, two_productions, reviewer):
-    with pytest.raises(InvalidTransition):
+    with nothing_written(), pytest.raises(InvalidTransition):
         services.version_rollback(
             registered_model=registered_model, version_number=2, actor=reviewer, reason="x"
         )
@@ -314,7 +314,7 @@ def test_aliases_move_with_compare_and_set_and_are_ledgered(registered_model, pu
     v1 = register(registered_model, publisher)
     v2 = register(registered_model, publisher)
     services.alias_set(registered_model=registered_model, alias="champion", version_number=1, actor=publisher)
-    with pytest.raises(StaleState) as exc:
+    with nothing_written(), pytest.raises(StaleState) as exc:
         services.alias_set(
             registered_model=registered_model,
             alias="champion",
@@ -331,7 +331,7 @@ def test_aliases_move_with_compare_and_set_and_are_ledgered(registered_model, pu
         expected_version=1,
     )
     assert v2.aliases.get().name == "champion"
-    with pytest.raises(StaleState):
+    with nothing_written(), pytest.raises(StaleState):
         services.alias_delete(
             registered_model=registered_model, alias="champion", actor=publisher, expected_version=1
         )
@@ -358,7 +358,7 @@ def test_reserved_or_malformed_aliases_are_refused(registered_model, publisher, 
 
 def test_outsiders_cannot_move_aliases(registered_model, publisher, outsider):
     register(registered_model, publisher)
-    with pytest.raises(NotAllowed):
+    with nothing_written(), pytest.raises(NotAllowed):
         services.alias_set(
             registered_model=registered_model, alias="champion", version_number=1, actor=outsider
         )

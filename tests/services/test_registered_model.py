@@ -4,6 +4,7 @@ from models_app import services
 from models_app.choices import LedgerKind
 from models_app.exceptions import InvalidInput, ModelAlreadyExists, NotAllowed
 from models_app.models import LedgerEntry, RegisteredModel
+from tests.conftest import nothing_written
 
 
 def test_it_creates_a_model_for_the_publishers_team(publisher, team):
@@ -26,18 +27,18 @@ def test_it_refuses_bad_names_naming_the_field(publisher, team, name):
 
 
 def test_it_refuses_a_duplicate_name(registered_model, publisher, team):
-    with pytest.raises(ModelAlreadyExists) as exc:
+    with nothing_written(), pytest.raises(ModelAlreadyExists) as exc:
         services.registered_model_create(name=registered_model.name, team=team, actor=publisher)
     assert exc.value.field == "name"
 
 
 def test_it_refuses_creation_for_another_team(outsider, team):
-    with pytest.raises(NotAllowed):
+    with nothing_written(), pytest.raises(NotAllowed):
         services.registered_model_create(name="not-mine", team=team, actor=outsider)
 
 
 def test_it_refuses_creation_by_a_reviewer(reviewer, team):
-    with pytest.raises(NotAllowed):
+    with nothing_written(), pytest.raises(NotAllowed):
         services.registered_model_create(name="not-mine", team=team, actor=reviewer)
 
 
@@ -54,7 +55,7 @@ def test_team_publishers_edit_the_card_but_not_the_policy(registered_model, publ
     )
     registered_model.refresh_from_db()
     assert registered_model.description == "New card"
-    with pytest.raises(NotAllowed):
+    with nothing_written(), pytest.raises(NotAllowed):
         services.registered_model_update(
             registered_model=registered_model, actor=publisher2, required_approvals=2
         )
@@ -72,5 +73,5 @@ def test_governance_changes_required_approvals_and_the_ledger_records_it(registe
 
 
 def test_outsiders_cannot_edit(registered_model, outsider):
-    with pytest.raises(NotAllowed):
+    with nothing_written(), pytest.raises(NotAllowed):
         services.registered_model_update(registered_model=registered_model, actor=outsider, description="x")

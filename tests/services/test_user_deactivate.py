@@ -10,7 +10,7 @@ from models_app import services
 from models_app.choices import LedgerKind, RequestStatus
 from models_app.exceptions import NotAllowed
 from models_app.models import ApiToken, LedgerEntry
-from tests.conftest import register
+from tests.conftest import nothing_written, register
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_it_refuses_and_writes_nothing(who, publisher, reviewer, governance, sup
         "superuser": (governance, superuser),
     }[who]
     ledger_before = LedgerEntry.objects.count()
-    with pytest.raises(NotAllowed):
+    with nothing_written(), pytest.raises(NotAllowed):
         services.user_deactivate(user=target, actor=actor)
     assert User.objects.get(pk=target.pk).is_active is True
     assert LedgerEntry.objects.count() == ledger_before

@@ -20,7 +20,7 @@ from models_app.exceptions import (
 from models_app.models import ArtifactFile, LedgerEntry, ModelVersion
 from models_app.storage import objectstore
 from models_app.storage.artifacts import IncomingFile, artifact_storage, iter_file
-from tests.conftest import BreaksHalfway, register, stored_keys
+from tests.conftest import BreaksHalfway, nothing_written, register, stored_keys
 
 
 def test_it_numbers_versions_from_one_without_gaps(registered_model, publisher, publisher2):
@@ -245,7 +245,7 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_first_version(
 
 def test_outsiders_and_reviewers_cannot_register(registered_model, outsider, reviewer):
     for user in (outsider, reviewer):
-        with pytest.raises(NotAllowed):
+        with nothing_written(), pytest.raises(NotAllowed):
             register(registered_model, user)
     assert not ModelVersion.objects.exists()
 

@@ -20,7 +20,7 @@ from models_app.models import (
 )
 from models_app.services.tokens import api_token_create
 from tests.api.conftest import BOUNDARY, multipart, post_version
-from tests.conftest import make_user, register
+from tests.conftest import make_user, nothing_written, register
 
 TABLES = (
     RegisteredModel,
@@ -57,9 +57,10 @@ def caller(role_groups, team, registered_model, publisher, reviewer):
 
 @pytest.fixture
 def unchanged(caller, artifact_root):
-    """Asserts after the test that nothing was written."""
+    """Asserts after the test that nothing was written: no row, no changed stage or status, no stored byte."""
     before = snapshot(artifact_root)
-    yield
+    with nothing_written():
+        yield
     assert snapshot(artifact_root) == before
 
 

@@ -13,7 +13,7 @@ from models_app.choices import LedgerKind, RequestStatus, Stage
 from models_app.exceptions import FreezeWindowActive, InvalidInput, NotAllowed, PolicyGateFailed
 from models_app.ledger import verify_chain
 from models_app.models import LedgerEntry, PromotionPolicy
-from tests.conftest import make_user, promote, register
+from tests.conftest import make_user, nothing_written, promote, register
 
 GATES = [
     {"metric": "accuracy", "op": ">=", "value": 0.92},
@@ -45,7 +45,7 @@ def test_it_refuses_a_request_failing_the_gates_naming_each_metric(registered_mo
     services.promotion_policy_set(registered_model=registered_model, actor=governance, metric_gates=GATES)
     version = staged(registered_model, publisher, {"metrics": {"accuracy": 0.9}})
     rows_before = LedgerEntry.objects.count()
-    with pytest.raises(PolicyGateFailed) as exc:
+    with nothing_written(), pytest.raises(PolicyGateFailed) as exc:
         request_production(version, publisher)
     assert exc.value.code == "policy_gate_failed"
     assert exc.value.field == "metrics"
@@ -73,7 +73,7 @@ def test_gates_are_rechecked_at_approval(registered_model, publisher, reviewer, 
     version = staged(registered_model, publisher, {"metrics": {"accuracy": 0.9}})
     req = request_production(version, publisher)  # no policy yet
     services.promotion_policy_set(registered_model=registered_model, actor=governance, metric_gates=GATES[:1])
-    with pytest.raises(PolicyGateFailed, match=r"accuracy is 0\.9"):
+    with nothing_written(), pytest.raises(PolicyGateFailed, match=r"accuracy is 0\.9"):
         services.transition_request_approve(transition_request=req, actor=reviewer)
     req.refresh_from_db()
     version.refresh_from_db()
@@ -171,10 +171,10 @@ def test_a_freeze_window_refuses_promotion_but_not_rollback(
     services.promotion_policy_set(
         registered_model=registered_model, actor=governance, freeze_windows=window_around_now()
     )
-    with pytest.raises(FreezeWindowActive) as exc:
+    with nothing_written(), pytest.raises(FreezeWindowActive) as exc:
         services.transition_request_approve(transition_request=req, actor=reviewer)
     assert exc.value.code == "freeze_window" and "quarter close" in str(exc.value)
-    with pytest.raises(FreezeWindowActive):
+    with nothing_written(), pytest.raises(FreezeWindowActive):
         services.version_transition(version=v2, to="archived", actor=reviewer)
     # Moves that do not touch Production go on.
     services.version_transition(version=v3, to="none", actor=publisher)
@@ -227,7 +227,7 @@ def test_every_policy_change_is_a_ledger_row(registered_model, governance):
 
 def test_only_governance_sets_policies(registered_model, publisher, reviewer):
     for user in (publisher, reviewer):
-        with pytest.raises(NotAllowed):
+        with nothing_written(), pytest.raises(NotAllowed):
             services.promotion_policy_set(registered_model=registered_model, actor=user, metric_gates=GATES)
     assert not PromotionPolicy.objects.exists()
 
@@ -301,15 +301,16 @@ def test_governance_sets_a_policy_in_the_admin(client, registered_model, role_gr
     row = LedgerEntry.objects.get(kind=LedgerKind.POLICY_CHANGED)
     assert (row.actor, row.comment) == (staff, "first policy")
     assert row.details["to"]["group_approvals"] == {"Governance": 1}
-    bad = client.post(
-        reverse("admin:models_app_promotionpolicy_change", args=[PromotionPolicy.objects.get().pk]),
-        {
-            "metric_gates": '[{"metric": "accuracy", "op": "~", "value": 1}]',
-            "group_approvals": "{}",
-            "freeze_windows": "[]",
-            "required_approvals": "2",
-        },
-    )
+    with nothing_written():
+        bad = client.post(
+            reverse("admin:models_app_promotionpolicy_change", args=[PromotionPolicy.objects.get().pk]),
+            {
+                "metric_gates": '[{"metric": "accuracy", "op": "~", "value": 1}]',
+                "group_approvals": "{}",
+                "freeze_windows": "[]",
+                "required_approvals": "2",
+            },
+        )
     assert bad.status_code == 200
     assert "metric_gates[0].op" in bad.content.decode()
     assert LedgerEntry.objects.filter(kind=LedgerKind.POLICY_CHANGED).count() == 1

@@ -1,8 +1,9 @@
 """Property-based fuzzing of the whole API from its own OpenAPI schema (schemathesis, through WSGI).
 
 Every operation gets a bounded number of generated requests, sent with a real bearer token of a user
-who holds every role. No answer may be a 5xx, and every answer must match the schema: a documented
-status code, the documented content type, and a body of the documented shape.
+who holds every role. No answer may be a 5xx, every answer must match the schema (a documented
+status code, the documented content type, and a body of the documented shape), and a refused write
+(any 4xx to a POST, PUT, PATCH or DELETE) must have written nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 
 from models_app import services
 from models_app.services.tokens import api_token_create
-from tests.conftest import make_user, promote, register
+from tests.conftest import make_user, promote, register, written_state
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -89,4 +90,9 @@ def test_the_api_never_fails_and_always_matches_its_schema(case, bearer, setting
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"token": "100000/minute", "anon": "100000/minute"},
     }
-    case.call_and_validate(headers=bearer, checks=CHECKS)
+    writes = case.method.upper() not in ("GET", "HEAD", "OPTIONS")
+    before = written_state() if writes else None
+    response = case.call(headers=bearer)
+    case.validate_response(response, checks=CHECKS, headers=bearer)
+    if writes and 400 <= response.status_code < 500:
+        assert written_state() == before, (case.method, case.formatted_path, response.status_code)

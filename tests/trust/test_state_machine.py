@@ -26,7 +26,7 @@ from models_app.exceptions import RegistryError
 from models_app.ledger import verify_chain
 from models_app.models import LedgerEntry, ModelAlias, ModelVersion, TransitionRequest
 from models_app.storage.artifacts import IncomingFile
-from tests.conftest import make_user
+from tests.conftest import make_user, written_state
 
 ALIASES = ("champion", "challenger")
 STAGES = (Stage.NONE, Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED)
@@ -53,11 +53,14 @@ def make_machine(registered_model, people, seen_kinds: set):
             self._atomic.__exit__(None, None, None)
 
         def attempt(self, name, call, **kwargs):
-            """Call a service; a domain refusal is a fine outcome, anything else fails the test."""
+            """Call a service; a domain refusal is a fine outcome if it wrote nothing, anything else fails
+            the test."""
+            before = written_state()
             try:
                 call(**kwargs)
             except RegistryError as exc:
                 self.refusals[exc.code] = self.refusals.get(exc.code, 0) + 1
+                assert written_state() == before, f"{name} was refused ({exc.code}) but wrote"
 
         def versions(self):
             return list(ModelVersion.objects.filter(registered_model=self.model).order_by("version"))

@@ -9,7 +9,7 @@ from django.urls import reverse
 from models_app import services
 from models_app.ledger import verify_chain
 from models_app.models import LedgerEntry, LedgerHead
-from tests.conftest import promote, register
+from tests.conftest import make_user, nothing_written, promote, register
 from tests.trust import tamper
 
 
@@ -108,9 +108,11 @@ def test_the_api_reports_the_verdict(history, client, reviewer):
 
 def test_the_api_refuses_anonymous_and_roleless_callers(history, client, norole):
     url = reverse("api:audit-verify")
-    assert client.get(url).status_code in (401, 403)
+    with nothing_written():
+        assert client.get(url).status_code in (401, 403)
     client.force_login(norole)
-    response = client.get(url)
+    with nothing_written():
+        response = client.get(url)
     assert response.status_code == 403
     assert "ok" not in response.json()
 
@@ -132,8 +134,7 @@ def test_the_admin_ledger_links_to_a_verification_page(history, client, governan
 
 
 def test_the_admin_verification_page_needs_ledger_view_rights(history, client, role_groups):
-    from tests.conftest import make_user
-
     staff_without_role = make_user("stan-staff", is_staff=True)
     client.force_login(staff_without_role)
-    assert client.get(reverse("admin:models_app_ledgerentry_verify")).status_code == 403
+    with nothing_written():
+        assert client.get(reverse("admin:models_app_ledgerentry_verify")).status_code == 403

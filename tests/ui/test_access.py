@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from models_app.models import Approval
+from tests.conftest import nothing_written
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,8 @@ def test_it_redirects_anonymous_visitors_to_login(client, scenario, name, args):
 
 
 def test_it_redirects_anonymous_posts_to_login_and_changes_nothing(client, scenario):
-    response = client.post(reverse("models_app:transitionrequest-approve", args=[scenario.request.pk]))
+    with nothing_written():
+        response = client.post(reverse("models_app:transitionrequest-approve", args=[scenario.request.pk]))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
     assert not Approval.objects.filter(transition_request=scenario.request).exists()
@@ -36,7 +38,9 @@ def test_it_redirects_anonymous_posts_to_login_and_changes_nothing(client, scena
 
 @pytest.mark.parametrize(("name", "args"), PAGES)
 def test_it_refuses_users_without_a_registry_role(login, scenario, norole, name, args):
-    response = login(norole).get(reverse(name, args=args))
+    client = login(norole)
+    with nothing_written():
+        response = client.get(reverse(name, args=args))
     assert response.status_code == 403
     assert b"no registry role" in response.content
     assert b"Ask Governance" in response.content
@@ -51,9 +55,11 @@ def test_it_shows_every_page_to_every_role(request, login, scenario, persona):
 
 
 def test_it_refuses_posts_from_users_without_a_role(login, scenario, norole):
-    response = login(norole).post(
-        reverse("models_app:transitionrequest-approve", args=[scenario.request.pk]), {"comment": "x"}
-    )
+    client = login(norole)
+    with nothing_written():
+        response = client.post(
+            reverse("models_app:transitionrequest-approve", args=[scenario.request.pk]), {"comment": "x"}
+        )
     assert response.status_code == 403
     assert not Approval.objects.filter(transition_request=scenario.request).exists()
 

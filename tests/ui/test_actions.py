@@ -7,7 +7,7 @@ from django.urls import reverse
 from models_app import services
 from models_app.choices import LedgerKind, RequestStatus, Stage
 from models_app.models import Approval, LedgerEntry, TransitionRequest
-from tests.conftest import register
+from tests.conftest import nothing_written, register
 
 pytestmark = pytest.mark.django_db
 
@@ -59,9 +59,11 @@ def test_a_reviewer_rejects_and_the_request_closes(login, scenario, reviewer):
 
 def test_a_publishers_forged_approval_is_refused_with_403(login, scenario, publisher, outsider, governance):
     for user in (publisher, outsider, governance):
+        client = login(user)
         for action in ("approve", "reject"):
             url = reverse(f"models_app:transitionrequest-{action}", args=[scenario.request.pk])
-            response = login(user).post(url, {"comment": "sneaky"})
+            with nothing_written():
+                response = client.post(url, {"comment": "sneaky"})
             assert response.status_code == 403
             assert b"Only Reviewers can approve or reject" in response.content
     assert not Approval.objects.filter(transition_request=scenario.request).exists()
@@ -77,7 +79,8 @@ def test_a_requester_who_also_reviews_cannot_approve_their_own_request(login, sc
     page = client.get(reverse("models_app:modelversion-detail", args=["fraud-detector", 4])).content.decode()
     assert approve_url(req) not in page
     assert "You requested this promotion, so another reviewer must decide." in page
-    response = client.post(approve_url(req), {"comment": "self"}, follow=True)
+    with nothing_written():
+        response = client.post(approve_url(req), {"comment": "self"}, follow=True)
     assert response.status_code == 200
     assert "You requested this transition, so you cannot approve or reject it; another reviewer must." in (
         response.content.decode()
@@ -87,14 +90,18 @@ def test_a_requester_who_also_reviews_cannot_approve_their_own_request(login, sc
 
 def test_deciding_an_already_decided_request_shows_a_message(login, scenario, reviewer, reviewer2):
     services.transition_request_approve(transition_request=scenario.request, actor=reviewer)
-    response = login(reviewer2).post(approve_url(scenario.request), follow=True)
+    client = login(reviewer2)
+    with nothing_written():
+        response = client.post(approve_url(scenario.request), follow=True)
     assert response.status_code == 200
     assert f"Request #{scenario.request.pk} is already approved." in messages_of(response)
 
 
 def test_the_requester_cancels_and_others_cannot(login, scenario, publisher, publisher2):
     url = reverse("models_app:transitionrequest-cancel", args=[scenario.request.pk])
-    response = login(publisher2).post(url, follow=True)
+    client = login(publisher2)
+    with nothing_written():
+        response = client.post(url, follow=True)
     assert "Only the requester can cancel a transition request." in messages_of(response)
     response = login(publisher).post(url, follow=True)
     assert f"Cancelled request #{scenario.request.pk}." in messages_of(response)
@@ -105,7 +112,8 @@ def test_the_requester_cancels_and_others_cannot(login, scenario, publisher, pub
 def test_csrf_is_enforced_on_actions(scenario, reviewer):
     client = Client(enforce_csrf_checks=True)
     client.force_login(reviewer)
-    assert client.post(approve_url(scenario.request), {"comment": "x"}).status_code == 403
+    with nothing_written():
+        assert client.post(approve_url(scenario.request), {"comment": "x"}).status_code == 403
     assert not Approval.objects.filter(transition_request=scenario.request).exists()
 
 
@@ -131,7 +139,9 @@ def test_an_htmx_refusal_shows_the_message_inside_the_card(login, scenario, publ
     v4 = register(scenario.model, publisher_reviewer)
     services.version_transition(version=v4, to="staging", actor=publisher_reviewer)
     req = services.transition_request_create(version=v4, to="production", actor=publisher_reviewer)
-    response = login(publisher_reviewer).post(approve_url(req), headers={"HX-Request": "true"})
+    client = login(publisher_reviewer)
+    with nothing_written():
+        response = client.post(approve_url(req), headers={"HX-Request": "true"})
     assert response.status_code == 200
     html = response.content.decode()
     assert "<html" not in html
@@ -165,16 +175,21 @@ def test_a_publisher_stages_a_version_and_requests_production(login, scenario, p
 
 def test_an_illegal_move_is_a_message_not_an_error(login, scenario, publisher):
     url = reverse("models_app:modelversion-transition", args=["fraud-detector", 2])  # Production
-    response = login(publisher).post(url, {"to": "staging"}, follow=True)
+    client = login(publisher)
+    with nothing_written():
+        response = client.post(url, {"to": "staging"}, follow=True)
     assert response.status_code == 200
     assert "Cannot move a version from stage 'production' to stage 'staging'." in messages_of(response)
 
 
 def test_a_publisher_cannot_archive_and_a_bad_target_names_the_field(login, scenario, publisher):
     url = reverse("models_app:modelversion-transition", args=["fraud-detector", 3])
-    response = login(publisher).post(url, {"to": "archived"}, follow=True)
+    client = login(publisher)
+    with nothing_written():
+        response = client.post(url, {"to": "archived"}, follow=True)
     assert "Only Reviewers can archive versions." in messages_of(response)
-    response = login(publisher).post(url, {"to": "production"}, follow=True)
+    with nothing_written():
+        response = client.post(url, {"to": "production"}, follow=True)
     assert any(m.startswith("Move to: Select a valid choice.") for m in messages_of(response))
     scenario.candidate.refresh_from_db()
     assert scenario.candidate.stage == Stage.STAGING
@@ -182,13 +197,12 @@ def test_a_publisher_cannot_archive_and_a_bad_target_names_the_field(login, scen
 
 def test_other_teams_cannot_request_or_move(login, scenario, outsider):
     client = login(outsider)
-    assert (
-        client.post(reverse("models_app:modelversion-request", args=["fraud-detector", 3])).status_code == 403
-    )
-    response = client.post(
-        reverse("models_app:modelversion-transition", args=["fraud-detector", 3]), {"to": "none"}
-    )
-    assert response.status_code == 403
+    with nothing_written():
+        request = client.post(reverse("models_app:modelversion-request", args=["fraud-detector", 3]))
+        move = client.post(
+            reverse("models_app:modelversion-transition", args=["fraud-detector", 3]), {"to": "none"}
+        )
+    assert (request.status_code, move.status_code) == (403, 403)
 
 
 def test_a_reviewer_rolls_back_with_a_reason(login, scenario, reviewer):
@@ -203,5 +217,7 @@ def test_a_reviewer_rolls_back_with_a_reason(login, scenario, reviewer):
 
 def test_publishers_cannot_roll_back(login, scenario, publisher):
     url = reverse("models_app:modelversion-rollback", args=["fraud-detector", 1])
-    assert login(publisher).post(url, {"reason": "x"}).status_code == 403
+    client = login(publisher)
+    with nothing_written():
+        assert client.post(url, {"reason": "x"}).status_code == 403
     assert not LedgerEntry.objects.filter(kind=LedgerKind.ROLLBACK).exists()

@@ -9,7 +9,7 @@ from models_app.choices import DeliveryState, EventType
 from models_app.models import Event, WebhookDelivery, WebhookSubscription
 from models_app.pipeline.delivery import deliver_due
 from tests.api.conftest import token_client
-from tests.conftest import promote, register
+from tests.conftest import nothing_written, promote, register
 
 
 def errors(response) -> list[tuple[str, str]]:
@@ -89,8 +89,10 @@ def test_the_feed_refuses_bad_parameters_naming_them(reviewer, params, attr):
 
 
 def test_the_feed_needs_a_registry_role(db, norole):
-    assert token_client(None).get("/api/v1/events/").status_code == 401
-    assert token_client(norole).get("/api/v1/events/").status_code == 403
+    anonymous, no_role = token_client(None), token_client(norole)
+    with nothing_written():
+        assert anonymous.get("/api/v1/events/").status_code == 401
+        assert no_role.get("/api/v1/events/").status_code == 403
 
 
 # -- webhooks ---------------------------------------------------------------------------------------
@@ -128,19 +130,22 @@ def test_a_team_publisher_manages_a_subscription_for_its_model(receiver, story, 
 
 def test_subscription_permissions(receiver, registered_model, publisher, outsider, governance, reviewer):
     scoped = {"url": receiver.url, "model": "fraud-detector"}
-    response = token_client(outsider).post("/api/v1/webhooks/", scoped, format="json")
-    assert response.status_code == 403
-    assert token_client(reviewer).post("/api/v1/webhooks/", scoped, format="json").status_code == 403
-    response = token_client(publisher).post("/api/v1/webhooks/", {"url": receiver.url}, format="json")
+    as_outsider, as_reviewer, as_publisher = (token_client(u) for u in (outsider, reviewer, publisher))
+    with nothing_written():
+        response = as_outsider.post("/api/v1/webhooks/", scoped, format="json")
+        assert response.status_code == 403
+        assert as_reviewer.post("/api/v1/webhooks/", scoped, format="json").status_code == 403
+        response = as_publisher.post("/api/v1/webhooks/", {"url": receiver.url}, format="json")
     assert response.status_code == 403
     assert "Governance" in response.json()["errors"][0]["detail"]
     everything = token_client(governance).post("/api/v1/webhooks/", {"url": receiver.url}, format="json")
     assert everything.status_code == 201
-    mine = token_client(publisher).post("/api/v1/webhooks/", scoped, format="json").json()
+    mine = as_publisher.post("/api/v1/webhooks/", scoped, format="json").json()
     # The outsider neither sees nor reaches the fraud team's subscription.
-    assert token_client(outsider).get("/api/v1/webhooks/").json()["results"] == []
-    assert token_client(outsider).get(f"/api/v1/webhooks/{mine['id']}/").status_code == 404
-    assert token_client(outsider).delete(f"/api/v1/webhooks/{mine['id']}/").status_code == 404
+    with nothing_written():
+        assert as_outsider.get("/api/v1/webhooks/").json()["results"] == []
+        assert as_outsider.get(f"/api/v1/webhooks/{mine['id']}/").status_code == 404
+        assert as_outsider.delete(f"/api/v1/webhooks/{mine['id']}/").status_code == 404
     assert len(token_client(governance).get("/api/v1/webhooks/").json()["results"]) == 2
 
 
@@ -189,7 +194,8 @@ def test_deliveries_show_the_attempt_log_and_a_failed_one_can_be_replayed(
     assert replayed.json()["state"] == DeliveryState.PENDING
     deliver_due(worker="test")
     assert WebhookDelivery.objects.get(pk=delivery["id"]).state == DeliveryState.SUCCEEDED
-    again = client.post(f"/api/v1/webhooks/{pk}/deliveries/{delivery['id']}/replay/")
+    with nothing_written():
+        again = client.post(f"/api/v1/webhooks/{pk}/deliveries/{delivery['id']}/replay/")
     assert again.status_code == 409
     assert client.post(f"/api/v1/webhooks/{pk}/deliveries/999/replay/").status_code == 404
 
@@ -256,6 +262,9 @@ def test_bad_deployment_reports_are_refused_naming_the_field(story, publisher, b
 def test_only_the_team_or_reviewers_report_deployments(story, outsider, reviewer):
     url = "/api/v1/models/fraud-detector/versions/1/deployments/"
     body = {"environment": "prod", "status": "succeeded"}
-    assert token_client(outsider).post(url, body, format="json").status_code == 403
-    assert token_client(reviewer).post(url, body, format="json").status_code == 201
-    assert token_client(None).post(url, body, format="json").status_code == 401
+    as_outsider, as_reviewer, anonymous = (token_client(u) for u in (outsider, reviewer, None))
+    with nothing_written():
+        assert as_outsider.post(url, body, format="json").status_code == 403
+    assert as_reviewer.post(url, body, format="json").status_code == 201
+    with nothing_written():
+        assert anonymous.post(url, body, format="json").status_code == 401

@@ -13,7 +13,7 @@ from models_app.exceptions import ChecksumMismatch, SelfApprovalForbidden
 from models_app.models import Event, LedgerEntry
 from models_app.pipeline.events import LEDGER_EVENT_TYPES, event_body
 from models_app.storage.artifacts import IncomingFile
-from tests.conftest import promote, register
+from tests.conftest import nothing_written, promote, register
 
 
 def types() -> list[str]:
@@ -104,7 +104,7 @@ def test_it_writes_no_event_when_the_change_is_refused(registered_model, publish
     services.version_transition(version=v1, to="staging", actor=publisher)
     req = services.transition_request_create(version=v1, to="production", actor=publisher)
     before = Event.objects.count()
-    with pytest.raises(SelfApprovalForbidden):
+    with nothing_written(), pytest.raises(SelfApprovalForbidden):
         services.transition_request_approve(transition_request=req, actor=publisher)
     assert Event.objects.count() == before
 
