@@ -22,7 +22,6 @@ from django.contrib.auth.models import Group, User
 from models_app.models import ApiToken, OIDCIdentity, RoleSyncRecord
 from models_app.sso import config as sign_in_config
 from models_app.sso import discovery
-from tests.browser.conftest import browser  # noqa: F401  (the session's Chromium)
 
 # The settings as settings.py made them, sign-in through a provider off (pytest-django loaded them first).
 BASE_BACKENDS = list(django_settings.AUTHENTICATION_BACKENDS)
@@ -224,7 +223,7 @@ def _loopback_only(route):
 
 
 @pytest.fixture
-def new_page(browser, live_server):  # noqa: F811
+def new_page(browser, live_server):
     """``new_page()``: a page in a fresh browser context (its own cookies), recording the URLs of the
     provider's answers (the callback) and of the authorization requests it made."""
     contexts = []
