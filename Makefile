@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := registry_site.settings
 
-.PHONY: install run serve test lint fmt demo migrate bench clean
+.PHONY: install test-provider run serve test lint fmt demo migrate bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The OpenID provider the sign-in tests start (tests/oidc_provider: oidc-provider on Node.js), installed
+# from its committed lock file; npm ci leaves node_modules/.package-lock.json behind as the stamp.
+PROVIDER := tests/oidc_provider
+$(PROVIDER)/node_modules/.package-lock.json: $(PROVIDER)/package-lock.json
+	@command -v npm >/dev/null || { echo "make test: the sign-in tests need Node.js and npm (apt-get install nodejs npm)." >&2; exit 2; }
+	npm ci --prefix $(PROVIDER) --no-audit --no-fund
+
+test-provider: $(PROVIDER)/node_modules/.package-lock.json
 
 migrate: install
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
@@ -40,7 +49,7 @@ serve: install
 	$(BIN)/python manage.py serve
 
 # The whole suite. Set DATABASE_URL=postgres://... to run it on PostgreSQL.
-test: install
+test: install test-provider
 	$(BIN)/python -m pytest
 
 lint: install
@@ -53,4 +62,4 @@ fmt: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache $(PROVIDER)/node_modules

@@ -117,3 +117,11 @@ class UploadStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
     ABORTED = "aborted", "Aborted"
+
+
+class AdminAccessChange(models.TextChoices):
+    """How a sign-in changed a user's access to the governance admin (``is_staff``), which follows the
+    Governance role for users who sign in through the identity provider."""
+
+    GRANTED = "granted", "Granted"
+    REVOKED = "revoked", "Revoked"

@@ -83,6 +83,18 @@ class SelfApprovalForbidden(NotAllowed):
     )
 
 
+class PasswordSignInOff(NotAllowed):
+    """REGISTRY_PASSWORD_LOGIN=0: only the break-glass superuser signs in with a password."""
+
+    code = "password_sign_in_off"
+
+
+class AccountDeactivated(NotAllowed):
+    """A deactivated account stays out, even when the identity provider vouches for it."""
+
+    code = "account_deactivated"
+
+
 class InvalidTransition(Conflict):
     code = "invalid_transition"
 

@@ -36,6 +36,9 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("auth", "view_group"),
         ("auth", "add_group"),
         ("auth", "change_group"),
+        # Sign-in through the identity provider: who is whom, and every role change it made.
+        ("models_app", "view_oidcidentity"),
+        ("models_app", "view_rolesyncrecord"),
         *_VIEW,
     ],
 }

@@ -18,6 +18,7 @@ from datetime import datetime
 from models_app import roles
 from models_app.choices import RequestStatus, Stage, VersionStatus
 from models_app.exceptions import (
+    AccountDeactivated,
     AlreadyVoted,
     ApprovalRequired,
     DuplicatePendingRequest,
@@ -26,6 +27,7 @@ from models_app.exceptions import (
     InvalidTransition,
     NeverInProduction,
     NotAllowed,
+    PasswordSignInOff,
     PolicyGateFailed,
     RegistryError,
     RequestAlreadyDecided,
@@ -71,6 +73,42 @@ def may_use_registry(user) -> Refusal:
     if roles.has_any_role(user):
         return None
     return NotAllowed(NO_ROLE_MESSAGE)
+
+
+# -- signing in ------------------------------------------------------------------------------------------
+
+PASSWORD_SIGN_IN_OFF_MESSAGE = (
+    "Password sign-in is turned off for this registry: sign in through the identity provider. "
+    "Only the break-glass administrator signs in with a password."
+)
+
+
+def may_sign_in_with_password(user, *, username: str, password_login: bool, break_glass_user: str) -> Refusal:
+    """Password sign-in is open to everyone unless REGISTRY_PASSWORD_LOGIN is off; then only to the
+    break-glass user named by REGISTRY_BREAK_GLASS_USER, and only while that account is an active
+    superuser. ``user`` is the account called ``username`` (None when there is none); the message
+    is the same whatever the reason, so it tells nobody which accounts exist."""
+    if password_login:
+        return None
+    if (
+        break_glass_user
+        and username == break_glass_user
+        and user is not None
+        and user.is_active
+        and user.is_superuser
+    ):
+        return None
+    return PasswordSignInOff(PASSWORD_SIGN_IN_OFF_MESSAGE, field="username")
+
+
+def may_sign_in(user) -> Refusal:
+    """Through the identity provider: a registry account that was deactivated stays out."""
+    if user.is_active:
+        return None
+    return AccountDeactivated(
+        "This registry account is deactivated; signing in through the identity provider does not "
+        "reactivate it. Ask Governance."
+    )
 
 
 # -- models -----------------------------------------------------------------------------------------------

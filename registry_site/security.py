@@ -32,10 +32,12 @@ class LoginAttemptBackend(AxesStandaloneBackend):
 
     A call without a request (the test client's ``login()``, a management command) is no brute-force
     surface and has no address to lock; axes would raise for it, so it is passed on to the next backend.
+    Neither is a call without a password (the identity provider's callback: its code cannot be guessed,
+    and the provider guards its own login), which would otherwise be counted under an empty username.
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
-        if request is None:
+        if request is None or password is None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)
 

@@ -4,6 +4,7 @@ With nothing set, the registry runs on a SQLite file and stores artifacts on the
 under ``var/``. Every value an operator may change is an environment variable; see docs/operations.md.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -248,6 +249,32 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     }
 }
+
+# Sign-in (models_app/sso/): through the company's identity provider (OpenID Connect) when
+# REGISTRY_OIDC_ISSUER is set; without it nothing changes and every user signs in with a password.
+# sign_in_settings adds mozilla-django-oidc's settings, the provider's backend and its origin in the
+# CSP's form-action; it is pure (reads no settings, fetches nothing), so tests apply it per test too.
+from models_app.sso import config as _sign_in  # noqa: E402
+
+globals().update(
+    _sign_in.sign_in_settings(
+        provider=_sign_in.provider_config(
+            issuer=env.str("REGISTRY_OIDC_ISSUER", default=""),
+            client_id=env.str("REGISTRY_OIDC_CLIENT_ID", default=""),
+            # Read as is: django-environ would take a secret starting with "$" for another variable's name.
+            client_secret=os.environ.get("REGISTRY_OIDC_CLIENT_SECRET", ""),
+            scopes=env.str("REGISTRY_OIDC_SCOPES", default=_sign_in.DEFAULT_SCOPES),
+            groups_claim=env.str("REGISTRY_OIDC_GROUPS_CLAIM", default=_sign_in.DEFAULT_GROUPS_CLAIM),
+            group_map=env.str("REGISTRY_OIDC_GROUP_MAP", default=""),
+            provider_name=env.str("REGISTRY_OIDC_PROVIDER_NAME", default=_sign_in.DEFAULT_PROVIDER_NAME),
+        ),
+        # Off: only the break-glass superuser below signs in with a password (the reviewer UI and the admin).
+        password_login=env.bool("REGISTRY_PASSWORD_LOGIN", default=True),
+        break_glass_user=env.str("REGISTRY_BREAK_GLASS_USER", default=""),
+        backends=AUTHENTICATION_BACKENDS,
+        csp=CONTENT_SECURITY_POLICY,
+    )
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

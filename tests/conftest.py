@@ -34,8 +34,9 @@ from models_app.role_permissions import ensure_role_groups
 from models_app.storage import objectstore
 from models_app.storage.artifacts import IncomingFile
 
-# The S3 server fixtures (s3_server, s3_bucket, s3_storage, any_storage) for every test folder.
-pytest_plugins = ["tests.s3_fixtures"]
+# The S3 server fixtures (s3_server, s3_bucket, s3_storage, any_storage) and the session's Chromium
+# (browser) for every test folder.
+pytest_plugins = ["tests.s3_fixtures", "tests.browser_fixtures"]
 
 
 def _on_postgres() -> bool:

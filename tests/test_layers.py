@@ -20,6 +20,7 @@ EDGES = (
     "models_app.ui",
     "models_app.admin",
     "models_app.mlflow",
+    "models_app.sso",
     "models_app.management",
 )
 # What the edges stand on; none of it may import an edge.

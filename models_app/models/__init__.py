@@ -1,6 +1,7 @@
 """The registry's tables, one module per area. Rules live in ``models_app.rules`` and the services; the
 constraints here are the database's backstop."""
 
+from models_app.models.identities import OIDCIdentity, RoleSyncRecord
 from models_app.models.ledger import LedgerEntry, LedgerHead
 from models_app.models.pipeline import Deployment, Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from models_app.models.policies import PromotionPolicy
@@ -30,8 +31,10 @@ __all__ = [
     "LedgerHead",
     "ModelAlias",
     "ModelVersion",
+    "OIDCIdentity",
     "PromotionPolicy",
     "RegisteredModel",
+    "RoleSyncRecord",
     "TransitionRequest",
     "UploadFile",
     "UploadSession",

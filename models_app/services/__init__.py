@@ -11,6 +11,7 @@ live in ``_shared``.
 from models_app.services._shared import UNSET
 from models_app.services.aliases import alias_delete, alias_set
 from models_app.services.deployments import deployment_report
+from models_app.services.identities import identity_sign_in
 from models_app.services.models import registered_model_create, registered_model_update
 from models_app.services.policies import promotion_policy_set
 from models_app.services.requests import (
@@ -47,6 +48,7 @@ __all__ = [
     "api_token_create",
     "api_token_revoke",
     "deployment_report",
+    "identity_sign_in",
     "promotion_policy_set",
     "registered_model_create",
     "registered_model_update",

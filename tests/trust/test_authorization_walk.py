@@ -13,8 +13,21 @@ from models_app import services
 from models_app.services.tokens import api_token_create
 from tests.conftest import nothing_written, register
 
-# Routes anyone may reach: liveness and readiness probes, signing in and out. Everything else needs a role.
-PUBLIC = {"api:health", "api:ready", "login", "logout", "admin:login", "admin:logout", "admin:password_reset"}
+# Routes anyone may reach: liveness and readiness probes, signing in and out (the admin's login and
+# logout lead to the registry's; the identity provider's start and callback pages). Everything else needs a role.
+PUBLIC = {
+    "api:health",
+    "api:ready",
+    "login",
+    "logout",
+    "admin-login",
+    "admin-logout",
+    "admin:login",
+    "admin:logout",
+    "admin:password_reset",
+    "sso:authenticate",
+    "sso:callback",
+}
 METHODS = ("get", "post", "put", "patch", "delete")
 
 SAMPLES = {
