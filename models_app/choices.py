@@ -117,3 +117,21 @@ class UploadStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
     ABORTED = "aborted", "Aborted"
+
+
+class RunStatus(models.TextChoices):
+    """The state of a tracked run, spelled as the MLflow protocol spells it."""
+
+    RUNNING = "RUNNING", "Running"
+    SCHEDULED = "SCHEDULED", "Scheduled"
+    FINISHED = "FINISHED", "Finished"
+    FAILED = "FAILED", "Failed"
+    KILLED = "KILLED", "Killed"
+
+
+class LoggedModelStatus(models.TextChoices):
+    """Whether a logged model's files are completely uploaded, spelled as the MLflow protocol spells it."""
+
+    PENDING = "LOGGED_MODEL_PENDING", "Pending"
+    READY = "LOGGED_MODEL_READY", "Ready"
+    UPLOAD_FAILED = "LOGGED_MODEL_UPLOAD_FAILED", "Upload failed"

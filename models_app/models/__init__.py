@@ -16,6 +16,7 @@ from models_app.models.registry import (
 )
 from models_app.models.requests import Approval, TransitionRequest
 from models_app.models.tokens import ApiToken
+from models_app.models.tracking import DraftArtifact, Experiment, LoggedModel, Run, RunMetric, VersionOrigin
 from models_app.models.uploads import UploadFile, UploadSession
 
 __all__ = [
@@ -25,16 +26,22 @@ __all__ = [
     "Approval",
     "ArtifactFile",
     "Deployment",
+    "DraftArtifact",
     "Event",
+    "Experiment",
     "LedgerEntry",
     "LedgerHead",
+    "LoggedModel",
     "ModelAlias",
     "ModelVersion",
     "PromotionPolicy",
     "RegisteredModel",
+    "Run",
+    "RunMetric",
     "TransitionRequest",
     "UploadFile",
     "UploadSession",
+    "VersionOrigin",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",
