@@ -1,4 +1,5 @@
-"""URL map: the reviewer UI at /, the API under /api/v1/, the governance admin under /admin/."""
+"""URL map: the reviewer UI at /, the API under /api/v1/, the MLflow protocol under /api/2.0/ and /api/3.0/,
+the governance admin under /admin/."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -15,6 +16,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("models_app.api.urls")),
+    # The MLflow client's own paths, at the root: the tracking URI is the registry's base URL.
+    path("", include("models_app.mlflow.urls")),
     path("metrics", metrics_view, name="metrics"),
     path("", include("models_app.ui.urls")),
 ]
