@@ -84,7 +84,14 @@ def error_response(error: MlflowError) -> JsonResponse:
 
 @csrf_exempt
 def endpoint_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
-    """Any path under the protocol's prefixes that no endpoint serves (the client then tries a fallback)."""
+    """Any path under the protocol's prefixes that no endpoint serves (the client then tries a fallback);
+    a caller must still authenticate to learn that."""
+    try:
+        authenticate(request)
+    except MlflowError as exc:
+        return error_response(exc)
+    except RegistryError as exc:
+        return error_response(error_for(exc))
     return error_response(
         MlflowError(
             "ENDPOINT_NOT_FOUND",

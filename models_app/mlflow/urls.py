@@ -3,7 +3,7 @@
 No trailing slashes (the client never sends one); every other path under these prefixes answers
 ``ENDPOINT_NOT_FOUND`` in the protocol's error shape."""
 
-from django.urls import path, re_path
+from django.urls import path
 
 from models_app.mlflow import artifacts, registry, tracking
 from models_app.mlflow.http import endpoint, endpoint_not_found
@@ -65,5 +65,6 @@ urlpatterns = [
         endpoint(raw_body=True, GET=artifacts.download, PUT=artifacts.upload),
     ),
     path("api/3.0/mlflow/server-info", endpoint(GET=artifacts.server_info)),
-    re_path(r"^api/[23]\.0/", endpoint_not_found),
+    path("api/2.0/<path:rest>", endpoint_not_found),
+    path("api/3.0/<path:rest>", endpoint_not_found),
 ]
