@@ -8,7 +8,7 @@ import pytest
 
 from models_app import services
 from models_app.choices import EventType, LedgerKind, Stage
-from models_app.models import Event, LedgerEntry, ModelVersion, RegisteredModel
+from models_app.models import Event, LedgerEntry, ModelVersion, RegisteredModel, WebhookDelivery
 from tests.mlflow.conftest import log_addn
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
@@ -248,7 +248,7 @@ def test_production_through_mlflow_is_refused_with_how_to_request_it(as_user, ch
     assert stages(churn)[3] == Stage.PRODUCTION
 
 
-def test_archive_existing_versions_is_all_or_nothing_and_never_touches_production(as_user, churn):
+def test_archive_existing_versions_is_all_or_nothing_and_never_touches_production(as_user, churn, registry):
     """Staging v2 and archiving v1 with it needs both roles (the team's publisher stages, a reviewer
     archives); whoever lacks one changes nothing, and the Production version is never archived."""
     before = (stages(churn), LedgerEntry.objects.count())
@@ -261,10 +261,22 @@ def test_archive_existing_versions_is_all_or_nothing_and_never_touches_productio
         assert code == "PERMISSION_DENIED" and needed in message
         assert (stages(churn), LedgerEntry.objects.count()) == before
 
+    subscription, _ = services.webhook_subscription_create(
+        url="http://127.0.0.1:9/cd-hook",
+        actor=registry.users["governance"],
+        registered_model=RegisteredModel.objects.get(name=churn),
+        event_types=[EventType.STAGE_CHANGED],
+    )
     moved = as_user("lead").transition_model_version_stage(
         churn, "2", "Staging", archive_existing_versions=True
     )
     assert moved.current_stage == "Staging"
+    # Each move is an event and a webhook delivery for the subscriber, like any other stage change.
+    deliveries = WebhookDelivery.objects.filter(subscription=subscription).order_by("id")
+    assert [(d.event.type, d.event.version.version) for d in deliveries] == [
+        (EventType.STAGE_CHANGED, 1),
+        (EventType.STAGE_CHANGED, 2),
+    ]
     assert stages(churn) == {1: Stage.ARCHIVED, 2: Stage.STAGING, 3: Stage.PRODUCTION}
     rows = LedgerEntry.objects.filter(registered_model__name=churn).order_by("-id")[:2]
     assert [(r.version.version, r.from_stage, r.to_stage) for r in reversed(rows)] == [
