@@ -125,3 +125,21 @@ class AdminAccessChange(models.TextChoices):
 
     GRANTED = "granted", "Granted"
     REVOKED = "revoked", "Revoked"
+
+
+class RunStatus(models.TextChoices):
+    """The state of a tracked run, spelled as the MLflow protocol spells it."""
+
+    RUNNING = "RUNNING", "Running"
+    SCHEDULED = "SCHEDULED", "Scheduled"
+    FINISHED = "FINISHED", "Finished"
+    FAILED = "FAILED", "Failed"
+    KILLED = "KILLED", "Killed"
+
+
+class LoggedModelStatus(models.TextChoices):
+    """Whether a logged model's files are completely uploaded, spelled as the MLflow protocol spells it."""
+
+    PENDING = "LOGGED_MODEL_PENDING", "Pending"
+    READY = "LOGGED_MODEL_READY", "Ready"
+    UPLOAD_FAILED = "LOGGED_MODEL_UPLOAD_FAILED", "Upload failed"

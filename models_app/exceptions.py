@@ -147,8 +147,18 @@ class NeverInProduction(Conflict):
     code = "never_in_production"
 
 
-class ModelAlreadyExists(Conflict):
+class AlreadyExists(Conflict):
+    """Something with this name or key exists already."""
+
+    code = "already_exists"
+
+
+class ModelAlreadyExists(AlreadyExists):
     code = "model_exists"
+
+
+class ExperimentAlreadyExists(AlreadyExists):
+    code = "experiment_exists"
 
 
 class PolicyGateFailed(Conflict):

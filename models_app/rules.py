@@ -338,6 +338,27 @@ def may_cancel(user, *, transition_request) -> Refusal:
     return NotAllowed("Only the requester can cancel a transition request.")
 
 
+def promotion_needs_request(*, version) -> Refusal:
+    """No call moves a version into Production but an approved transition request (or a Reviewer's rollback
+    of a version that was in Production before); the refusal says how to ask, whatever the version's stage."""
+    model = version.registered_model
+    current = Stage(version.stage)
+    if current == Stage.PRODUCTION:
+        return None
+    how = (
+        f"request it with POST /api/v1/transition-requests/ "
+        f'{{"model": "{model.name}", "version": {version.version}, "to": "production"}} '
+        f"or `modelreg request {model.name} {version.version} --to production`"
+    )
+    if current != Stage.STAGING:
+        how = f"move it to Staging first, then {how}"
+    return ApprovalRequired(
+        f"Moving v{version.version} of '{model.name}' to Production needs an approved transition request, "
+        f"so nothing was changed: {how}.",
+        field="stage",
+    )
+
+
 # -- users -----------------------------------------------------------------------------------------------
 
 
@@ -350,6 +371,68 @@ def may_deactivate_user(actor, *, user) -> Refusal:
     if user.is_superuser and not actor.is_superuser:
         return NotAllowed("Only a superuser can deactivate a superuser.")
     return None
+
+
+# -- what never happens to models and versions ------------------------------------------------------------
+
+
+def never_deleted(*, what: str) -> Refusal:
+    """Models and versions are never deleted: the append-only ledger refers to them forever."""
+    return NotAllowed(
+        f"{what} cannot be deleted: the registry's audit ledger refers to every model and version forever. "
+        "Archive versions instead (stage Archived)."
+    )
+
+
+def never_renamed(*, registered_model) -> Refusal:
+    """A model keeps its name: versions, aliases, the ledger and every pipeline refer to it by name."""
+    return NotAllowed(
+        f"Models cannot be renamed: '{registered_model.name}' is how its versions, aliases, ledger rows and "
+        "pipelines refer to it. Create a new model and register versions there instead."
+    )
+
+
+def sole_team(user, *, teams: list, field: str = "tags.team") -> Refusal:
+    """A model created without naming its team belongs to its creator's only team; with none or several,
+    the creator has to name it. Only Publishers create models at all."""
+    if not (user.is_active and user.has_perm(roles.CREATE_MODEL_PERM)):
+        return NotAllowed("Only Publishers can create models.")
+    if len(teams) == 1:
+        return None
+    if not teams:
+        return InvalidInput(
+            "You belong to no team, so the new model has no owner: name its team with the 'team' tag.",
+            field=field,
+        )
+    names = ", ".join(sorted(t.name for t in teams))
+    return InvalidInput(
+        f"You belong to several teams ({names}): name the new model's owning team with the 'team' tag.",
+        field=field,
+    )
+
+
+# -- tracking: experiments, runs and logged models (drafts) ------------------------------------------------
+
+
+def may_track(user) -> Refusal:
+    """Publishers create experiments, runs and logged models; every registry user may read them."""
+    if user and user.is_active and user.has_perm(roles.PUBLISH_PERM):
+        return None
+    return NotAllowed("Only Publishers can create experiments, runs and logged models.")
+
+
+def may_write_run(user, *, run) -> Refusal:
+    """A run's parameters, metrics, tags and files are written by whoever started it."""
+    if user.is_active and (run.created_by_id == user.pk or user.is_superuser):
+        return None
+    return NotAllowed(f"Only the user who started run {run.id} can log to it.")
+
+
+def may_write_logged_model(user, *, logged_model) -> Refusal:
+    """A logged model's files, status and tags are written by whoever logged it."""
+    if user.is_active and (logged_model.created_by_id == user.pk or user.is_superuser):
+        return None
+    return NotAllowed(f"Only the user who logged model {logged_model.id} can change it.")
 
 
 # -- aliases, deployments, webhooks -----------------------------------------------------------------------

@@ -64,6 +64,9 @@ class RejectControlCharactersMiddleware:
             bad = "The query string contains a NUL character."
         if bad is None:
             return self.get_response(request)
+        if request.path.startswith(("/api/2.0/", "/api/3.0/")):
+            # The MLflow protocol's paths answer in its error shape, which its client reads.
+            return JsonResponse({"error_code": "INVALID_PARAMETER_VALUE", "message": bad}, status=400)
         if request.path.startswith("/api/"):
             return JsonResponse(
                 {"type": "client_error", "errors": [{"code": "invalid_url", "detail": bad, "attr": None}]},

@@ -1,5 +1,5 @@
-"""URL map: the reviewer UI at /, the API under /api/v1/, the governance admin under /admin/, signing
-in under /accounts/ and, with an identity provider, /oidc/."""
+"""URL map: the reviewer UI at /, the API under /api/v1/, the MLflow protocol under /api/2.0/ and /api/3.0/,
+the governance admin under /admin/, signing in under /accounts/ and, with an identity provider, /oidc/."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -20,6 +20,8 @@ urlpatterns = [
     path("accounts/logout/", sso_views.LogoutView.as_view(), name="logout"),
     path("oidc/", include("models_app.sso.urls")),
     path("api/v1/", include("models_app.api.urls")),
+    # The MLflow client's own paths, at the root: the tracking URI is the registry's base URL.
+    path("", include("models_app.mlflow.urls")),
     path("metrics", metrics_view, name="metrics"),
     path("", include("models_app.ui.urls")),
 ]

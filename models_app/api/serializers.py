@@ -200,6 +200,17 @@ class EnvironmentSerializer(serializers.Serializer):
     requirements = serializers.CharField(required=False)
 
 
+class VersionRunSerializer(serializers.Serializer):
+    """Where a version registered through the MLflow protocol came from."""
+
+    run_id = serializers.CharField(allow_null=True)
+    experiment_id = serializers.CharField(allow_null=True)
+    experiment = serializers.CharField(allow_null=True)
+    logged_model_id = serializers.CharField(allow_null=True)
+    source = serializers.CharField(help_text="The source the client named, e.g. models:/m-<id>.")
+    url = serializers.CharField(allow_null=True, help_text="The run, through the MLflow protocol.")
+
+
 class ModelVersionSerializer(serializers.ModelSerializer):
     """A version: number, stage, status, files, aliases and its lineage metadata."""
 
@@ -212,6 +223,9 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     signature = serializers.JSONField(read_only=True, allow_null=True)
     tags = serializers.DictField(child=serializers.CharField(), read_only=True)
     parent_version = serializers.IntegerField(source="parent.version", read_only=True, allow_null=True)
+    run = serializers.SerializerMethodField(
+        help_text="The tracked run (MLflow protocol) the version was registered from, or null."
+    )
     files = serializers.SerializerMethodField()
     aliases = serializers.SerializerMethodField(help_text="Names of the aliases pointing at this version.")
     deployments = CurrentDeploymentsField()
@@ -238,6 +252,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "environment",
             "signature",
             "run_url",
+            "run",
             "parent_version",
             "created_by",
             "created_at",
@@ -253,6 +268,27 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_aliases(self, obj) -> list[str]:
         return [alias.name for alias in obj.aliases.all()]
+
+    @extend_schema_field(VersionRunSerializer(allow_null=True))
+    def get_run(self, obj) -> dict | None:
+        try:
+            origin = obj.origin
+        except ObjectDoesNotExist:
+            return None
+        run = origin.run
+        url = (
+            reverse("mlflow:runs-get", request=self.context.get("request")) + f"?run_id={run.pk}"
+            if run
+            else None
+        )
+        return {
+            "run_id": run.pk if run else None,
+            "experiment_id": str(run.experiment_id) if run else None,
+            "experiment": run.experiment.name if run else None,
+            "logged_model_id": origin.logged_model_id,
+            "source": origin.source,
+            "url": url,
+        }
 
     def get_url(self, obj) -> str:
         return reverse(

@@ -17,6 +17,7 @@ from models_app.models.registry import (
 )
 from models_app.models.requests import Approval, TransitionRequest
 from models_app.models.tokens import ApiToken
+from models_app.models.tracking import DraftArtifact, Experiment, LoggedModel, Run, RunMetric, VersionOrigin
 from models_app.models.uploads import UploadFile, UploadSession
 
 __all__ = [
@@ -26,18 +27,24 @@ __all__ = [
     "Approval",
     "ArtifactFile",
     "Deployment",
+    "DraftArtifact",
     "Event",
+    "Experiment",
     "LedgerEntry",
     "LedgerHead",
+    "LoggedModel",
     "ModelAlias",
     "ModelVersion",
     "OIDCIdentity",
     "PromotionPolicy",
     "RegisteredModel",
     "RoleSyncRecord",
+    "Run",
+    "RunMetric",
     "TransitionRequest",
     "UploadFile",
     "UploadSession",
+    "VersionOrigin",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",

@@ -23,7 +23,7 @@ from models_app.selectors.pipeline import deployment_current_prefetch
 def version_list(*, registered_model: RegisteredModel | None = None) -> QuerySet[ModelVersion]:
     """Versions with everything their representation shows, newest first."""
     qs = ModelVersion.objects.select_related(
-        "registered_model", "registered_model__team", "created_by", "parent"
+        "registered_model", "registered_model__team", "created_by", "parent", "origin__run__experiment"
     )
     qs = qs.prefetch_related(
         "files",

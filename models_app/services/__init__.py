@@ -11,6 +11,7 @@ live in ``_shared``.
 from models_app.services._shared import UNSET
 from models_app.services.aliases import alias_delete, alias_set
 from models_app.services.deployments import deployment_report
+from models_app.services.drafts import CopiedFile, draft_artifact_store, version_register_from_drafts
 from models_app.services.identities import identity_sign_in
 from models_app.services.models import registered_model_create, registered_model_update
 from models_app.services.policies import promotion_policy_set
@@ -20,8 +21,26 @@ from models_app.services.requests import (
     transition_request_create,
     transition_request_reject,
 )
-from models_app.services.stages import version_rollback, version_transition
+from models_app.services.stages import version_rollback, version_transition, version_transition_replacing
+from models_app.services.tags import (
+    registered_model_tag_delete,
+    registered_model_tag_set,
+    version_tag_delete,
+    version_tag_set,
+)
 from models_app.services.tokens import api_token_authenticate, api_token_create, api_token_revoke
+from models_app.services.tracking import (
+    experiment_create,
+    experiment_default,
+    logged_model_create,
+    logged_model_tags_set,
+    logged_model_update,
+    run_create,
+    run_inputs_log,
+    run_log,
+    run_outputs_log,
+    run_update,
+)
 from models_app.services.uploads import (
     DeclaredFile,
     upload_session_expire_stale,
@@ -41,6 +60,7 @@ from models_app.services.webhooks import (
 
 __all__ = [
     "UNSET",
+    "CopiedFile",
     "DeclaredFile",
     "alias_delete",
     "alias_set",
@@ -48,10 +68,23 @@ __all__ = [
     "api_token_create",
     "api_token_revoke",
     "deployment_report",
+    "draft_artifact_store",
+    "experiment_create",
+    "experiment_default",
     "identity_sign_in",
+    "logged_model_create",
+    "logged_model_tags_set",
+    "logged_model_update",
     "promotion_policy_set",
     "registered_model_create",
+    "registered_model_tag_delete",
+    "registered_model_tag_set",
     "registered_model_update",
+    "run_create",
+    "run_inputs_log",
+    "run_log",
+    "run_outputs_log",
+    "run_update",
     "transition_request_approve",
     "transition_request_cancel",
     "transition_request_create",
@@ -59,8 +92,12 @@ __all__ = [
     "upload_session_expire_stale",
     "user_deactivate",
     "version_register",
+    "version_register_from_drafts",
     "version_rollback",
+    "version_tag_delete",
+    "version_tag_set",
     "version_transition",
+    "version_transition_replacing",
     "version_update",
     "version_upload_abort",
     "version_upload_begin",

@@ -74,3 +74,32 @@ def version_rollback(
             now=timezone.now(),
         )
     return version
+
+
+def version_transition_replacing(
+    *, version: ModelVersion, to: Stage | str, actor, comment: str = ""
+) -> ModelVersion:
+    """Move a version and archive every other version in the target stage, all or nothing (the MLflow
+    protocol's ``archive_existing_versions``).
+
+    Each archive is an ordinary direct move, so it needs a Reviewer, and Production is never the target:
+    nothing enters Production without an approved request (``rules.promotion_needs_request``). A version
+    already in the target stage stays where it is; only the others are archived.
+    """
+    target = clean_stage(to)
+    if target == Stage.PRODUCTION:
+        rules.refuse(rules.promotion_needs_request(version=version))
+    with transaction.atomic():
+        model = lock_model(version.registered_model_id)
+        version = refresh_version(version, model)
+        others = ModelVersion.objects.filter(registered_model=model, stage=target).exclude(pk=version.pk)
+        for other in others.order_by("version"):
+            version_transition(
+                version=other,
+                to=Stage.ARCHIVED,
+                actor=actor,
+                comment=comment or f"Archived: v{version.version} replaces it in {target.label}.",
+            )
+        if Stage(version.stage) != target:
+            version = version_transition(version=version, to=target, actor=actor, comment=comment)
+    return version

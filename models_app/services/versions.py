@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from django.db import transaction
@@ -64,12 +64,14 @@ def version_register(
     files: Sequence[IncomingFile],
     metadata: dict | None = None,
     idempotency_key: str | None = None,
+    on_insert: Callable[[ModelVersion], object] | None = None,
 ) -> tuple[ModelVersion, bool]:
     """Store the files and register a ready version; return (version, created).
 
     Files are streamed into storage (hashed on the way) before any row is written, so a failed
     upload, a checksum mismatch or a refused request leaves no version and no stored bytes. With an
     ``idempotency_key`` a retry returns the version the first attempt created (``created`` False).
+    ``on_insert(version)`` runs in the version's transaction, to write rows that belong to it.
     """
     rules.refuse(rules.may_publish(actor, registered_model=registered_model))
     idempotency_key = clean_idempotency_key(idempotency_key)
@@ -112,6 +114,7 @@ def version_register(
             parent=parent,
             stored=stored,
             idempotency_key=idempotency_key,
+            on_insert=on_insert,
         )
     except BaseException as exc:
         delete_quietly(storage, [s.storage_key for s in stored])
@@ -133,9 +136,11 @@ def version_register(
 
 
 def _version_insert(
-    *, registered_model, created_by, meta: dict, parent, stored: list[StoredFile], idempotency_key
+    *, registered_model, created_by, meta: dict, parent, stored: list[StoredFile], idempotency_key, on_insert
 ) -> tuple[ModelVersion, bool]:
     def with_files(model, version, now) -> tuple[ModelVersion, bool]:
+        if on_insert is not None:
+            on_insert(version)
         registration_record(model, version, stored, actor=created_by, now=now)
         return version, True
 

@@ -87,6 +87,11 @@ def new_storage_key(registered_model_id: int) -> str:
     return f"artifacts/{registered_model_id}/{uuid.uuid4().hex}"
 
 
+def new_draft_storage_key() -> str:
+    """A fresh key for a file of a tracked run or logged model (a draft: it belongs to no model yet)."""
+    return f"artifacts/drafts/{uuid.uuid4().hex}"
+
+
 class HashingReader(File):
     """Wraps a stream so that every byte read is counted and hashed on its way to storage."""
 

@@ -3,7 +3,8 @@
 Used by the ``verify_artifacts`` and ``gc_artifacts`` commands; both work on the filesystem and the
 S3 backend. Neither changes a version: gc only removes bytes that no ready version (and no upload in
 progress) refers to, and only once they are older than a grace period, so a registration that is
-storing its files right now never loses them.
+storing its files right now never loses them. Files of tracked runs and logged models (drafts) are
+referenced too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from models_app import services
 from models_app.choices import UploadStatus, VersionStatus
-from models_app.models import ArtifactFile, UploadFile
+from models_app.models import ArtifactFile, DraftArtifact, UploadFile
 from models_app.storage import objectstore
 from models_app.storage.artifacts import artifact_storage
 
@@ -97,7 +98,11 @@ def artifacts_gc(*, grace: timedelta, dry_run: bool = False) -> GcReport:
     # than the cutoff anyway, and one referenced before the listing is in the set.
     objects = list(objectstore.list_artifact_objects(storage))
     uploads = list(objectstore.list_multipart_uploads(storage))
-    referenced = set(ArtifactFile.objects.values_list("storage_key", flat=True)) | _in_progress_keys()
+    referenced = (
+        set(ArtifactFile.objects.values_list("storage_key", flat=True))
+        | set(DraftArtifact.objects.values_list("storage_key", flat=True))
+        | _in_progress_keys()
+    )
     for obj in objects:
         if obj.key in referenced:
             report.referenced += 1
