@@ -13,11 +13,16 @@ class Stage(models.TextChoices):
 
 
 class VersionStatus(models.TextChoices):
-    """Whether a version's artifacts are completely stored and verified."""
+    """Whether a version's artifacts are completely stored and verified, or were purged.
+
+    ``purged``: the stored bytes were removed (retention or Governance); the row, its metadata and its
+    files' paths, sizes and SHA-256 stay. A purged version is Archived (or never had a stage) for good.
+    """
 
     PENDING = "pending", "Pending"
     READY = "ready", "Ready"
     FAILED = "failed", "Failed"
+    PURGED = "purged", "Purged"
 
 
 class RequestStatus(models.TextChoices):
@@ -40,7 +45,8 @@ class LedgerKind(models.TextChoices):
     """What a ledger row records.
 
     The first four are stage changes (``from_stage`` and ``to_stage`` are set); the others record
-    registrations, decisions, alias moves and policy changes on the same append-only chain.
+    registrations, decisions, alias moves, policy changes, purges and legal holds on the same
+    append-only chain.
     """
 
     DIRECT = "direct", "Direct stage change"
@@ -60,6 +66,9 @@ class LedgerKind(models.TextChoices):
     MODEL_CREATED = "model_created", "Model created"
     MODEL_EDITED = "model_edited", "Model card edited"
     VERSION_EDITED = "version_edited", "Version card edited"
+    PURGED = "purged", "Files purged"
+    HOLD_PLACED = "hold_placed", "Legal hold placed"
+    HOLD_RELEASED = "hold_released", "Legal hold released"
 
 
 STAGE_CHANGE_KINDS = frozenset(
@@ -91,6 +100,9 @@ class EventType(models.TextChoices):
     ROLLBACK = "stage.rolled_back", "Rolled back"
     ALIAS_MOVED = "alias.moved", "Alias moved"
     DEPLOYMENT_REPORTED = "deployment.reported", "Deployment reported"
+    VERSION_PURGED = "version.purged", "Version files purged"
+    HOLD_PLACED = "hold.placed", "Legal hold placed"
+    HOLD_RELEASED = "hold.released", "Legal hold released"
 
 
 class DeploymentStatus(models.TextChoices):

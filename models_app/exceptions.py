@@ -1,7 +1,7 @@
 """Domain errors. Each has a stable machine-readable ``code``; each edge maps them to its medium in one place.
 
-The category base classes (NotFound, NotAllowed, Conflict, InvalidInput, TooLarge, StorageUnavailable)
-decide the HTTP status; the concrete classes give the code and message.
+The category base classes (NotFound, NotAllowed, Conflict, Gone, InvalidInput, TooLarge,
+StorageUnavailable) decide the HTTP status; the concrete classes give the code and message.
 """
 
 from __future__ import annotations
@@ -40,6 +40,13 @@ class NotAllowed(RegistryError):
 class Conflict(RegistryError):
     code = "conflict"
     default_message = "The request conflicts with the current state."
+
+
+class Gone(RegistryError):
+    """What was asked for existed and was removed for good (HTTP 410)."""
+
+    code = "gone"
+    default_message = "This was removed for good."
 
 
 class InvalidInput(RegistryError):
@@ -139,6 +146,32 @@ class VersionNotReady(Conflict):
     code = "version_not_ready"
 
 
+class VersionPurged(Gone):
+    """The version's files were purged: it can never be downloaded, staged, aliased or deployed again."""
+
+    code = "version_purged"
+
+
+class PurgeProtected(Conflict):
+    """The version is in use (Production, Staging, an alias, a pending request): its files stay."""
+
+    code = "purge_protected"
+
+
+class VersionHeld(Conflict):
+    """A legal hold (on the version or its whole model) keeps the version's files."""
+
+    code = "version_held"
+
+
+class AlreadyHeld(Conflict):
+    code = "already_held"
+
+
+class NotHeld(Conflict):
+    code = "not_held"
+
+
 class StaleState(Conflict):
     code = "stale_state"
 
@@ -206,3 +239,18 @@ class UploadIncomplete(Conflict):
 
 class UploadClosed(Conflict):
     code = "upload_closed"
+
+
+class AnchorKeyMissing(Conflict):
+    code = "anchor_key_missing"
+    default_message = (
+        "REGISTRY_AUDIT_ANCHOR_KEY is not set: ledger checkpoints are signed with it (HMAC-SHA256), so "
+        "none can be written or verified. Set it to a long random secret, the same on every instance."
+    )
+
+
+class AnchorRefused(Conflict):
+    """The ledger does not extend the newest checkpoint (or that checkpoint does not verify): writing a new
+    checkpoint now would bless a rewound ledger."""
+
+    code = "anchor_refused"

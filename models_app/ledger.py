@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 
@@ -66,7 +67,12 @@ class ChainReport:
 
     ``kind`` says what happened at ``first_bad_id``: ``altered`` (its content no longer matches its hash),
     ``inserted`` (it was slipped into the chain), ``removed`` (one or more rows before it are gone) or
-    ``truncated`` (the newest rows are gone; ``first_bad_id`` is then None).
+    ``truncated`` (the newest rows are gone; ``first_bad_id`` is then None). Compared with a signed
+    checkpoint (``models_app.audit_anchor``): ``rewound`` (the database holds less than, or something
+    other than, what the checkpoint covered) or ``anchor_invalid`` (the newest checkpoint's signature
+    does not verify); ``anchor`` then describes the comparison.
+
+    ``mark_hash``/``mark_id``: the hash and id of the row at position ``mark`` of the walk, if asked.
     """
 
     ok: bool
@@ -74,6 +80,9 @@ class ChainReport:
     first_bad_id: int | None = None
     problem: str = ""
     kind: str = ""
+    anchor: Any = None
+    mark_hash: str | None = field(default=None, compare=False, repr=False)
+    mark_id: int | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict:
         return {
@@ -82,6 +91,7 @@ class ChainReport:
             "first_bad_id": self.first_bad_id,
             "kind": self.kind,
             "problem": self.problem,
+            "anchor": self.anchor.as_dict() if self.anchor is not None else None,
         }
 
 
@@ -95,7 +105,13 @@ def _rows_in_order(batch_size: int):
         last_id = rows[-1].id
 
 
-def _walk(batch_size: int) -> ChainReport:
+def _walk(batch_size: int, mark: int | None = None) -> ChainReport:
+    marked: list = [None, None]
+    report = _walk_chain(batch_size, mark, marked)
+    return replace(report, mark_hash=marked[0], mark_id=marked[1]) if mark else report
+
+
+def _walk_chain(batch_size: int, mark: int | None, marked: list) -> ChainReport:
     head = LedgerHead.objects.filter(pk=1).first()
     head_hash = head.last_hash if head is not None else GENESIS_HASH
     head_count = head.count if head is not None else 0
@@ -105,6 +121,8 @@ def _walk(batch_size: int) -> ChainReport:
     while row is not None:
         following = next(rows, None)
         checked += 1
+        if checked == mark:
+            marked[:] = [row.row_hash, row.id]
         after = f"row {prev_id}" if prev_id is not None else "the start of the ledger"
         if row.prev_hash != prev:
             # The chain skips this row and carries on from the previous one: the row was slipped in.
@@ -155,16 +173,82 @@ def _walk(batch_size: int) -> ChainReport:
     return ChainReport(True, checked)
 
 
-def verify_chain(*, batch_size: int = 2000) -> ChainReport:
-    """Walk every ledger row in order; report the first one altered, inserted or removed.
-
-    On PostgreSQL the walk reads one snapshot (REPEATABLE READ), so rows appended meanwhile cannot
-    look like insertions; inside an outer transaction the caller's snapshot is used.
-    """
+@contextlib.contextmanager
+def snapshot():
+    """One consistent read of the ledger: on PostgreSQL a REPEATABLE READ, READ ONLY transaction, so rows
+    appended meanwhile are not seen; inside an outer transaction the caller's snapshot is used."""
     if connection.in_atomic_block:
-        return _walk(batch_size)
+        yield
+        return
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        return _walk(batch_size)
+        yield
+
+
+def verify_chain(*, batch_size: int = 2000, mark: int | None = None) -> ChainReport:
+    """Walk every ledger row in order; report the first one altered, inserted or removed.
+
+    With ``mark``, the report also carries the hash and id of the row at that position (1-based), which
+    is how a checkpoint's head is compared. The walk reads one snapshot (``snapshot``).
+    """
+    with snapshot():
+        return _walk(batch_size, mark)
+
+
+@dataclass(frozen=True)
+class Extension:
+    """Whether the ledger still starts with ``count`` rows ending in ``head_hash`` and carries on from
+    there intact, and where it ends now."""
+
+    ok: bool
+    problem: str
+    count: int
+    head_hash: str
+    head_id: int | None
+
+
+def chain_extends(*, count: int, head_hash: str, batch_size: int = 2000) -> Extension:
+    """Check that the ledger extends a checkpoint of ``count`` rows ending in ``head_hash``: the row at
+    position ``count`` is that row, every row after it links and hashes correctly, and the recorded
+    head is where they end. Reads only the rows after the checkpoint (one snapshot; call inside it)."""
+    head = LedgerHead.objects.filter(pk=1).first()
+    head_count = head.count if head is not None else 0
+    now_hash = head.last_hash if head is not None else GENESIS_HASH
+    if count:
+        found = list(LedgerEntry.objects.order_by("id").values_list("id", "row_hash")[count - 1 : count])
+        at = found[0] if found else None
+        if at is None:
+            return Extension(False, f"the ledger holds fewer than {count} rows", head_count, now_hash, None)
+        last_id, prev = at
+        if prev != head_hash:
+            return Extension(
+                False,
+                f"row {last_id}, at position {count}, is not the row that was there",
+                head_count,
+                now_hash,
+                None,
+            )
+    else:
+        last_id, prev = 0, GENESIS_HASH
+    walked = count
+    head_id = last_id or None
+    while True:
+        rows = list(LedgerEntry.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
+        if not rows:
+            break
+        for row in rows:
+            if row.prev_hash != prev or compute_hash(row) != row.row_hash:
+                return Extension(False, f"row {row.id} does not follow on intact", head_count, now_hash, None)
+            prev, walked, head_id = row.row_hash, walked + 1, row.id
+        last_id = rows[-1].id
+    if prev != now_hash or walked != head_count:
+        return Extension(
+            False,
+            f"the recorded head ({head_count} rows) is not where the rows end ({walked})",
+            head_count,
+            now_hash,
+            None,
+        )
+    return Extension(True, "", walked, prev, head_id)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
@@ -236,6 +237,23 @@ def clean_retention(value: object) -> dict[str, int]:
 
 
 # -- evaluation ---------------------------------------------------------------------------------------
+
+
+def retention_candidates(
+    retention: dict, archived: Iterable[tuple[int, datetime]], *, now: datetime
+) -> list[int]:
+    """The Archived versions whose files a retention policy purges, newest first.
+
+    ``archived``: (number, archived at) of each Archived version that still has its files. The
+    ``keep_archived`` newest (by number) keep theirs; of the others, those Archived for more than
+    ``archived_for_days`` days are purged. No retention (``{}``) purges nothing. Whether each may be
+    purged at all (aliases, requests, holds) is ``rules.purgeable``'s to say.
+    """
+    if not retention:
+        return []
+    ordered = sorted(archived, key=lambda item: item[0], reverse=True)
+    cutoff = now - timedelta(days=retention["archived_for_days"])
+    return [number for number, at in ordered[retention["keep_archived"] :] if at < cutoff]
 
 
 def policy_from_record(registered_model: RegisteredModel, record: PromotionPolicy | None) -> Policy:

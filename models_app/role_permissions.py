@@ -39,6 +39,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         # Sign-in through the identity provider: who is whom, and every role change it made.
         ("models_app", "view_oidcidentity"),
         ("models_app", "view_rolesyncrecord"),
+        ("models_app", "view_legalhold"),
         *_VIEW,
     ],
 }

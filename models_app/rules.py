@@ -19,6 +19,7 @@ from models_app import roles
 from models_app.choices import RequestStatus, Stage, VersionStatus
 from models_app.exceptions import (
     AccountDeactivated,
+    AlreadyHeld,
     AlreadyVoted,
     ApprovalRequired,
     DuplicatePendingRequest,
@@ -27,14 +28,18 @@ from models_app.exceptions import (
     InvalidTransition,
     NeverInProduction,
     NotAllowed,
+    NotHeld,
     PasswordSignInOff,
     PolicyGateFailed,
+    PurgeProtected,
     RegistryError,
     RequestAlreadyDecided,
     RollbackRequired,
     SelfApprovalForbidden,
     StaleState,
+    VersionHeld,
     VersionNotReady,
+    VersionPurged,
 )
 from models_app.lifecycle import REQUIRES_APPROVAL, REVIEWER_TARGETS, ROLLBACK_MOVES, is_allowed
 
@@ -152,9 +157,11 @@ def may_edit_version(user, *, version) -> Refusal:
 
 def version_usable(version, *, to: str, field: str | None = None) -> Refusal:
     """A version is usable (staged, aliased, deployed, downloaded) only once every file is stored and
-    verified; ``to`` says for what, e.g. ``"change stage"``."""
+    verified, and never again once its files were purged; ``to`` says for what, e.g. ``"change stage"``."""
     if version.status == VersionStatus.READY:
         return None
+    if version.status == VersionStatus.PURGED:
+        return VersionPurged(f"v{version.version}'s files were purged; it can no longer {to}.", field=field)
     return VersionNotReady(
         f"v{version.version} is {version.status}; only ready versions can {to}.", field=field
     )
@@ -433,6 +440,75 @@ def may_write_logged_model(user, *, logged_model) -> Refusal:
     if user.is_active and (logged_model.created_by_id == user.pk or user.is_superuser):
         return None
     return NotAllowed(f"Only the user who logged model {logged_model.id} can change it.")
+
+
+# -- retention, purges and legal holds ---------------------------------------------------------------
+
+
+def may_purge(user) -> Refusal:
+    """Governance purges a version's files (retention purges under its own system account)."""
+    if roles.can_govern_model(user):
+        return None
+    return NotAllowed("Only Governance can purge a version's files.")
+
+
+def _since(hold) -> str:
+    scope = "on the whole model " if hold.version_id is None else ""
+    return f"{scope}since {hold.placed_at:%Y-%m-%d %H:%M} UTC ({hold.reason})"
+
+
+def purgeable(version, *, aliases: Iterable[str] = (), has_pending: bool = False, hold=None) -> Refusal:
+    """Whether a version's files may be purged, by any path (retention, Governance, the admin).
+
+    Never: a version that is not ready (or already purged), the Production version, a Staging version, a
+    version an alias points to (``aliases``: their names), one with a pending request, or one under a
+    legal hold (``hold``: the active hold covering it, its own or its model's).
+    """
+    if refusal := version_usable(version, to="be purged"):
+        return refusal
+    number = f"v{version.version}"
+    stage = Stage(version.stage)
+    if stage in (Stage.PRODUCTION, Stage.STAGING):
+        return PurgeProtected(f"{number} is in {stage.label}; its files are never purged.")
+    names = sorted(aliases)
+    if names:
+        return PurgeProtected(
+            f"{number} carries {', '.join(f'@{a}' for a in names)}; move the alias first to purge it."
+        )
+    if has_pending:
+        return PurgeProtected(f"{number} has a pending transition request; decide or cancel it first.")
+    if hold is not None:
+        return VersionHeld(f"{number} is under a legal hold {_since(hold)}; release the hold first.")
+    return None
+
+
+def may_hold(user) -> Refusal:
+    """Governance places and releases legal holds."""
+    if roles.can_govern_model(user):
+        return None
+    return NotAllowed("Only Governance can place or release legal holds.")
+
+
+def hold_placeable(*, target: str, version=None, active_hold=None) -> Refusal:
+    """A hold goes on a version whose files are still there, or on a model, once at a time; ``target``
+    names it in the message (``"v3 of 'churn'"``), ``active_hold`` is the target's own active hold."""
+    if version is not None and version.status == VersionStatus.PURGED:
+        return VersionPurged(f"{target}'s files were purged; there is nothing left to hold.")
+    if active_hold is not None:
+        return AlreadyHeld(f"{target} is already under a legal hold {_since(active_hold)}.")
+    return None
+
+
+def hold_releasable(*, target: str, active_hold=None, model_hold=None) -> Refusal:
+    """Only an active hold is released; a version covered by its model's hold alone is released with the
+    model's (``model_hold``)."""
+    if active_hold is not None:
+        return None
+    if model_hold is not None:
+        return NotHeld(
+            f"{target} has no legal hold of its own; the hold on the whole model covers it, release that one."
+        )
+    return NotHeld(f"{target} is not under a legal hold.")
 
 
 # -- aliases, deployments, webhooks -----------------------------------------------------------------------

@@ -371,6 +371,18 @@ WEBHOOK_LEASE_SECONDS = env.float("REGISTRY_WEBHOOK_LEASE_SECONDS", default=60.0
 WEBHOOK_POLL_SECONDS = env.float("REGISTRY_WEBHOOK_POLL_SECONDS", default=1.0)
 WEBHOOK_SECRET_OVERLAP_HOURS = env.float("REGISTRY_WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
 
+# Ledger checkpoints (python manage.py anchor_audit; make serve writes one every ..._SECONDS): signed with
+# HMAC-SHA256 under this key, stored under audit-anchors/ in the artifact storage, with S3 Object Lock
+# retention for ..._RETENTION_DAYS in ..._LOCK_MODE where the bucket has Object Lock.
+REGISTRY_AUDIT_ANCHOR_KEY = env.str("REGISTRY_AUDIT_ANCHOR_KEY", default="")
+REGISTRY_AUDIT_ANCHOR_SECONDS = env.float("REGISTRY_AUDIT_ANCHOR_SECONDS", default=300.0)
+REGISTRY_AUDIT_ANCHOR_RETENTION_DAYS = env.int("REGISTRY_AUDIT_ANCHOR_RETENTION_DAYS", default=2555)
+REGISTRY_AUDIT_ANCHOR_LOCK_MODE = env.str("REGISTRY_AUDIT_ANCHOR_LOCK_MODE", default="GOVERNANCE")
+if REGISTRY_AUDIT_ANCHOR_LOCK_MODE not in ("GOVERNANCE", "COMPLIANCE"):
+    raise ImproperlyConfigured("REGISTRY_AUDIT_ANCHOR_LOCK_MODE must be 'GOVERNANCE' or 'COMPLIANCE'.")
+# Retention (python manage.py apply_retention): make serve applies every model's policy this often.
+REGISTRY_RETENTION_SECONDS = env.float("REGISTRY_RETENTION_SECONDS", default=86400.0)
+
 # Operations: readiness and metrics (models_app/api/views/health.py, models_app/ops/metrics.py).
 REGISTRY_READY_CACHE_SECONDS = env.float("REGISTRY_READY_CACHE_SECONDS", default=1.5)
 REGISTRY_METRICS_TOKEN = env.str("REGISTRY_METRICS_TOKEN", default="")

@@ -6,8 +6,10 @@ import contextlib
 import io
 import os
 
+import pgtrigger
 import pytest
 from django.contrib.auth.models import Group, Permission, User
+from django.core.management.commands import flush
 from django.db import connection
 
 from models_app import services
@@ -60,6 +62,21 @@ def pytest_collection_modifyitems(config, items):
     if postgres_only:
         items[:] = [item for item in items if not item.get_closest_marker("postgres")]
         config.hook.pytest_deselected(items=postgres_only)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def flush_may_truncate_the_ledger():
+    """Transactional tests end with Django's flush, one TRUNCATE of every table; the ledger's ``no_truncate``
+    trigger refuses that everywhere else (tests/trust/test_ledger_truncate.py), so here it is ignored."""
+    original = flush.Command.handle
+
+    def handle(self, *args, **options):
+        with pgtrigger.ignore("models_app.LedgerEntry:no_truncate"):
+            return original(self, *args, **options)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(flush.Command, "handle", handle)
+        yield
 
 
 @pytest.fixture(autouse=True)

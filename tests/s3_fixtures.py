@@ -128,6 +128,15 @@ def s3_bucket(s3_server):
     return name
 
 
+@pytest.fixture
+def s3_locked_bucket(s3_server):
+    """A new empty bucket created with S3 Object Lock (hence versioned), as a registry would use for holds."""
+    s3_server.start()
+    name = f"registry-locked-{next(_buckets)}"
+    s3_server.client().create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    return name
+
+
 def s3_storage_settings(server: S3Server, bucket: str) -> dict:
     """The STORAGES["default"] entry that REGISTRY_STORAGE=s3 produces, pointed at the test server."""
     from botocore.config import Config
@@ -158,6 +167,15 @@ def s3_storage_settings(server: S3Server, bucket: str) -> dict:
 def s3_storage(settings, artifact_root, s3_server, s3_bucket):
     """Artifacts go to the S3 test server (overrides the filesystem storage of tests/conftest.py)."""
     settings.STORAGES = {**settings.STORAGES, "default": s3_storage_settings(s3_server, s3_bucket)}
+    from django.core.files.storage import storages
+
+    return storages["default"]
+
+
+@pytest.fixture
+def s3_locked_storage(settings, artifact_root, s3_server, s3_locked_bucket):
+    """Artifacts go to an Object Lock bucket on the S3 test server."""
+    settings.STORAGES = {**settings.STORAGES, "default": s3_storage_settings(s3_server, s3_locked_bucket)}
     from django.core.files.storage import storages
 
     return storages["default"]

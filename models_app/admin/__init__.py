@@ -5,6 +5,7 @@ version's stage changes only through actions that call the services, like every 
 """
 
 from models_app.admin import (  # noqa: F401  (importing registers each area's admin classes)
+    holds,
     identities,
     ledger,
     models,

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from models_app import selectors
 from models_app.admin.base import ReadOnlyAdmin
+from models_app.audit_anchor import verify_ledger
 from models_app.exports import ledger_csv_response
-from models_app.ledger import verify_chain
 from models_app.models import (
     LedgerEntry,
 )
@@ -42,12 +42,19 @@ class LedgerVerificationMixin:
         return super().changelist_view(request, extra_context)
 
     def verify_chain_view(self, request):
-        """Walk the chain now and show the verdict, naming the first broken row."""
+        """Walk the chain now, compare it with the newest checkpoint and show the verdict, naming the first
+        broken row (or the checkpoint a rewound ledger falls short of)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        report = verify_chain()
+        report = verify_ledger()
         if report.ok:
             messages.success(request, f"Ledger intact: {report.checked} row(s) verified.")
+            if report.anchor is not None and report.anchor.status != "consistent":
+                messages.warning(
+                    request, f"Checkpoint not compared ({report.anchor.status}): {report.anchor.detail}"
+                )
+        elif report.kind == "rewound":
+            messages.error(request, f"Ledger rewound: {report.problem}")
         else:
             messages.error(request, f"Ledger tampered ({report.kind}): {report.problem}")
         bad_row_url = None

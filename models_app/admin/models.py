@@ -8,8 +8,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from models_app import selectors, services
+from models_app import rules, selectors, services
 from models_app.admin.base import HasStageFilter, ModelTagFilter, ServiceFormAdmin, _copy_saved
+from models_app.admin.holds import reason_action
 from models_app.models import (
     RegisteredModel,
 )
@@ -25,6 +26,7 @@ class RegisteredModelAdmin(ServiceFormAdmin):
         "required_approvals",
         "production_version",
         "latest_version",
+        "held",
         "versions_link",
         "history_link",
         "created_by",
@@ -43,6 +45,7 @@ class RegisteredModelAdmin(ServiceFormAdmin):
     ordering = ("name",)
     date_hierarchy = "created_at"
     show_full_result_count = False
+    actions = ("hold_selected", "release_hold_selected")
     fields = (
         "name",
         "description",
@@ -77,6 +80,45 @@ class RegisteredModelAdmin(ServiceFormAdmin):
     def latest_version(self, obj):
         number = getattr(obj, "latest_version", None)
         return f"v{number}" if number else "—"
+
+    @admin.display(description="Held", boolean=True)
+    def held(self, obj):
+        return selectors.hold_of_model(registered_model=obj) is not None
+
+    def has_govern_permission(self, request):
+        return rules.may_hold(request.user) is None
+
+    @admin.action(
+        description="Place a legal hold on every version of the selected models", permissions=["govern"]
+    )
+    def hold_selected(self, request, queryset):
+        return reason_action(
+            self,
+            request,
+            queryset,
+            title="Place legal holds on models",
+            verb="place a legal hold on every version of these models",
+            service=lambda m, reason: services.model_hold(
+                registered_model=m, actor=request.user, reason=reason
+            ),
+            describe=str,
+            success=lambda m, hold: f"{m}: every version is under a legal hold.",
+        )
+
+    @admin.action(description="Release the legal holds of the selected models", permissions=["govern"])
+    def release_hold_selected(self, request, queryset):
+        return reason_action(
+            self,
+            request,
+            queryset,
+            title="Release legal holds on models",
+            verb="release the legal holds of these models",
+            service=lambda m, reason: services.hold_release(
+                registered_model=m, actor=request.user, reason=reason
+            ),
+            describe=str,
+            success=lambda m, hold: f"{m}: legal hold released.",
+        )
 
     @admin.display(description="Versions")
     def versions_link(self, obj):

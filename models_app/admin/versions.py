@@ -1,10 +1,11 @@
-"""Versions, their files and aliases: read-only but for a version's description and tags."""
+"""Versions, their files and aliases: read-only but for a version's description and tags; Governance
+purges files and places or releases legal holds with actions that call the services."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from models_app import selectors, services
+from models_app import rules, selectors, services
 from models_app.admin.base import (
     ReadOnlyAdmin,
     ReadOnlyInline,
@@ -14,6 +15,7 @@ from models_app.admin.base import (
     _copy_saved,
     pretty_json_field,
 )
+from models_app.admin.holds import reason_action
 from models_app.models import (
     ArtifactFile,
     LedgerEntry,
@@ -68,6 +70,7 @@ class ModelVersionAdmin(ServiceFormAdmin):
         "version",
         "stage",
         "status",
+        "held",
         "team",
         "created_by",
         "created_at",
@@ -97,8 +100,9 @@ class ModelVersionAdmin(ServiceFormAdmin):
     show_full_result_count = False
     raw_id_fields = ("parent",)
     inlines = (ArtifactFileInline, LedgerInline)
+    actions = ("purge_selected", "hold_selected", "release_hold_selected")
     fieldsets = (
-        (None, {"fields": ("registered_model", "version", "stage", "status", "status_reason")}),
+        (None, {"fields": ("registered_model", "version", "stage", "status", "status_reason", "hold")}),
         ("Card", {"fields": ("description", "tags")}),
         (
             "Source",
@@ -136,6 +140,63 @@ class ModelVersionAdmin(ServiceFormAdmin):
     @admin.display(description="Team", ordering="registered_model__team__name")
     def team(self, obj):
         return obj.registered_model.team.name
+
+    @admin.display(description="Held", boolean=True)
+    def held(self, obj):
+        return selectors.hold_covering(version=obj) is not None
+
+    @admin.display(description="Legal hold")
+    def hold(self, obj):
+        hold = selectors.hold_covering(version=obj)
+        if hold is None:
+            return "—"
+        scope = "on the whole model" if hold.version_id is None else "on this version"
+        return (
+            f"Held {scope} since {hold.placed_at:%Y-%m-%d %H:%M} UTC by {hold.placed_by.get_username()}: "
+            f"{hold.reason}" + (" (S3 Object Lock legal hold on the objects)" if hold.object_lock else "")
+        )
+
+    def has_govern_permission(self, request):
+        return rules.may_purge(request.user) is None
+
+    @admin.action(description="Purge the files of the selected versions", permissions=["govern"])
+    def purge_selected(self, request, queryset):
+        return reason_action(
+            self,
+            request,
+            queryset,
+            title="Purge the files of versions",
+            verb="purge the files of these versions",
+            service=lambda v, reason: services.version_purge(version=v, actor=request.user, reason=reason),
+            describe=str,
+            success=lambda v, result: f"{v}: files purged ({result.bytes_freed} bytes freed).",
+        )
+
+    @admin.action(description="Place a legal hold on the selected versions", permissions=["govern"])
+    def hold_selected(self, request, queryset):
+        return reason_action(
+            self,
+            request,
+            queryset,
+            title="Place legal holds",
+            verb="place a legal hold on these versions",
+            service=lambda v, reason: services.version_hold(version=v, actor=request.user, reason=reason),
+            describe=str,
+            success=lambda v, hold: f"{v} is under a legal hold.",
+        )
+
+    @admin.action(description="Release the legal holds of the selected versions", permissions=["govern"])
+    def release_hold_selected(self, request, queryset):
+        return reason_action(
+            self,
+            request,
+            queryset,
+            title="Release legal holds",
+            verb="release the legal holds of these versions",
+            service=lambda v, reason: services.hold_release(version=v, actor=request.user, reason=reason),
+            describe=str,
+            success=lambda v, hold: f"{v}: legal hold released.",
+        )
 
     datasets_pretty = pretty_json_field("datasets", "Datasets")
     parameters_pretty = pretty_json_field("parameters", "Parameters")

@@ -16,6 +16,7 @@ from rest_framework.exceptions import ErrorDetail
 
 from models_app.exceptions import (
     Conflict,
+    Gone,
     InvalidInput,
     NotAllowed,
     NotFound,
@@ -29,6 +30,7 @@ STATUS_BY_CATEGORY: tuple[tuple[type[RegistryError], int], ...] = (
     (NotFound, status.HTTP_404_NOT_FOUND),
     (NotAllowed, status.HTTP_403_FORBIDDEN),
     (Conflict, status.HTTP_409_CONFLICT),
+    (Gone, status.HTTP_410_GONE),
     (InvalidInput, status.HTTP_400_BAD_REQUEST),
     (TooLarge, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE),
     (StorageUnavailable, status.HTTP_503_SERVICE_UNAVAILABLE),

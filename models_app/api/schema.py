@@ -47,6 +47,7 @@ _DESCRIPTIONS = {
     403: "Not allowed for your role or team (for example `self_approval_forbidden`).",
     404: "No such model, version, file, request or alias.",
     409: "Conflicts with the current state: `invalid_transition`, `approval_required`, `stale_state`, ...",
+    410: "The version's files were purged (`version_purged`): it can no longer be downloaded or used.",
     413: "The request body is larger than the configured limit (`too_large`).",
     416: "The requested byte range cannot be satisfied (`range_not_satisfiable`).",
     503: "The artifact storage is unreachable; nothing was stored (`storage_unavailable`).",

@@ -14,6 +14,7 @@ from rest_framework.reverse import reverse
 
 from models_app import policies
 from models_app.api.deployment_fields import CurrentDeploymentsField
+from models_app.api.hold_fields import HeldField, HoldField
 from models_app.choices import Stage
 from models_app.models import (
     ApiToken,
@@ -96,6 +97,7 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
     aliases = serializers.SerializerMethodField(help_text="Alias name -> version number.")
     deployments = CurrentDeploymentsField()
     promotion_policy = serializers.SerializerMethodField()
+    hold = HoldField(help_text="The active legal hold on the whole model (all its versions), or null.")
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -111,6 +113,7 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
             "aliases",
             "deployments",
             "promotion_policy",
+            "hold",
             "created_by",
             "created_at",
             "updated_at",
@@ -229,6 +232,8 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     files = serializers.SerializerMethodField()
     aliases = serializers.SerializerMethodField(help_text="Names of the aliases pointing at this version.")
     deployments = CurrentDeploymentsField()
+    held = HeldField()
+    hold = HoldField()
     created_by = serializers.CharField(source="created_by.username", read_only=True)
     url = serializers.SerializerMethodField()
 
@@ -240,6 +245,8 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "stage",
             "status",
             "status_reason",
+            "held",
+            "hold",
             "files",
             "aliases",
             "deployments",
@@ -322,6 +329,12 @@ class VersionUpdateInputSerializer(StrictInputSerializer):
 class TransitionInputSerializer(StrictInputSerializer):
     to = serializers.ChoiceField(choices=Stage.choices, help_text="Target stage.")
     comment = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+
+
+class ReasonInputSerializer(StrictInputSerializer):
+    """Purge, hold and release: the reason is required and recorded in the ledger."""
+
+    reason = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text="Required.")
 
 
 class RollbackInputSerializer(StrictInputSerializer):

@@ -8,6 +8,7 @@ from models_app.api.views import (
     aliases,
     audit,
     files,
+    governance,
     health,
     hooks,
     models,
@@ -44,6 +45,16 @@ urlpatterns = [
     path(MODEL + "aliases/", aliases.ModelAliasListView.as_view(), name="modelalias-list"),
     path(MODEL + "aliases/<str:alias>/", aliases.ModelAliasDetailView.as_view(), name="modelalias-detail"),
     path(MODEL + "history/", audit.ModelHistoryView.as_view(), name="model-history"),
+    # Governance: purges and legal holds.
+    path(VERSION + "purge/", governance.VersionPurgeView.as_view(), name="modelversion-purge"),
+    path(VERSION + "hold/", governance.VersionHoldView.as_view(), name="modelversion-hold"),
+    path(
+        VERSION + "hold/release/",
+        governance.VersionHoldReleaseView.as_view(),
+        name="modelversion-hold-release",
+    ),
+    path(MODEL + "hold/", governance.ModelHoldView.as_view(), name="model-hold"),
+    path(MODEL + "hold/release/", governance.ModelHoldReleaseView.as_view(), name="model-hold-release"),
     # Four-eyes requests.
     path("transition-requests/", requests.TransitionRequestListView.as_view(), name="transitionrequest-list"),
     path(

@@ -1,7 +1,9 @@
 """The registry's tables, one module per area. Rules live in ``models_app.rules`` and the services; the
 constraints here are the database's backstop."""
 
+from models_app.models.holds import LegalHold
 from models_app.models.identities import OIDCIdentity, RoleSyncRecord
+from models_app.models.jobs import PeriodicJob
 from models_app.models.ledger import LedgerEntry, LedgerHead
 from models_app.models.pipeline import Deployment, Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from models_app.models.policies import PromotionPolicy
@@ -32,10 +34,12 @@ __all__ = [
     "Experiment",
     "LedgerEntry",
     "LedgerHead",
+    "LegalHold",
     "LoggedModel",
     "ModelAlias",
     "ModelVersion",
     "OIDCIdentity",
+    "PeriodicJob",
     "PromotionPolicy",
     "RegisteredModel",
     "RoleSyncRecord",

@@ -34,7 +34,9 @@ class LedgerEntry(models.Model):
     """The append-only audit ledger: stage changes, decisions and alias moves, hash-chained.
 
     Rows are written only by services, in the transaction of the change they record, and are never
-    updated or deleted: not by the ORM, not in the admin, and on PostgreSQL not by raw SQL either.
+    updated, deleted or truncated: not by the ORM, not in the admin, and on PostgreSQL not by raw SQL
+    either. Removing the newest rows and rewinding the head with the triggers switched off is caught by
+    comparing the chain with the signed checkpoints of ``anchor_audit`` (``models_app.audit_anchor``).
     """
 
     registered_model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="ledger")
@@ -104,6 +106,14 @@ class LedgerEntry(models.Model):
         ]
         triggers = [
             pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            # TRUNCATE fires no row triggers; this statement trigger refuses it (CASCADE included).
+            pgtrigger.Trigger(
+                name="no_truncate",
+                operation=pgtrigger.Truncate,
+                level=pgtrigger.Statement,
+                when=pgtrigger.Before,
+                func="RAISE EXCEPTION 'pgtrigger: Cannot truncate the append-only % table', TG_TABLE_NAME;",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pgtrigger
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -143,8 +144,12 @@ class ModelVersion(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=VersionStatus.values), name="models_app_modelversion_status_valid"
             ),
+            # A stage needs ready files; a purged version stays where the purge found it, Archived or
+            # without a stage (Production and Staging versions are never purged).
             models.CheckConstraint(
-                condition=Q(stage=Stage.NONE) | Q(status=VersionStatus.READY),
+                condition=Q(stage=Stage.NONE)
+                | Q(status=VersionStatus.READY)
+                | Q(status=VersionStatus.PURGED, stage=Stage.ARCHIVED),
                 name="models_app_modelversion_stage_needs_ready",
             ),
         ]
@@ -155,6 +160,46 @@ class ModelVersion(models.Model):
             models.Index(fields=["source_commit"], name="models_app_version_commit"),
             models.Index(fields=["created_by"], name="models_app_version_author"),
             models.Index(fields=["status"], name="models_app_version_status"),
+        ]
+        triggers = [
+            # The backstop of rules.purgeable: a purge never takes a held, aliased or requested version,
+            # and a purged version never changes status or stage again (raw SQL included).
+            pgtrigger.Trigger(
+                name="purge_guard",
+                operation=pgtrigger.Update,
+                when=pgtrigger.Before,
+                condition=pgtrigger.Q(old__status=VersionStatus.PURGED)
+                | pgtrigger.Q(new__status=VersionStatus.PURGED),
+                func="""
+                IF OLD.status = 'purged' THEN
+                    IF NEW.status IS DISTINCT FROM OLD.status OR NEW.stage IS DISTINCT FROM OLD.stage THEN
+                        RAISE EXCEPTION 'version % is purged: its status and stage never change', OLD.id
+                            USING ERRCODE = 'check_violation';
+                    END IF;
+                    RETURN NEW;
+                END IF;
+                IF EXISTS (
+                    SELECT 1 FROM models_app_legalhold h WHERE h.released_at IS NULL
+                    AND (h.version_id = NEW.id
+                         OR (h.version_id IS NULL AND h.registered_model_id = NEW.registered_model_id))
+                ) THEN
+                    RAISE EXCEPTION 'version % is under a legal hold and cannot be purged', NEW.id
+                        USING ERRCODE = 'check_violation';
+                END IF;
+                IF EXISTS (SELECT 1 FROM models_app_modelalias a WHERE a.version_id = NEW.id) THEN
+                    RAISE EXCEPTION 'version % carries an alias and cannot be purged', NEW.id
+                        USING ERRCODE = 'check_violation';
+                END IF;
+                IF EXISTS (
+                    SELECT 1 FROM models_app_transitionrequest r
+                    WHERE r.version_id = NEW.id AND r.status = 'pending'
+                ) THEN
+                    RAISE EXCEPTION 'version % has a pending request and cannot be purged', NEW.id
+                        USING ERRCODE = 'check_violation';
+                END IF;
+                RETURN NEW;
+                """,
+            ),
         ]
 
     def __str__(self) -> str:

@@ -21,6 +21,10 @@ Event types (``EventType``; the webhook body's ``type``):
 ``stage.rolled_back``       a version was rolled back into Production
 ``alias.moved``             an alias was set, moved or removed (``data.to_version`` is null when removed)
 ``deployment.reported``     a CD pipeline reported a deployment (started, succeeded, failed)
+``version.purged``          a version's files were purged (``data.bytes_freed``; ``data.by``: governance
+                            or retention); downloads of it answer 410 from now on
+``hold.placed``             Governance placed a legal hold (``data.scope``: version or model)
+``hold.released``           Governance released a legal hold
 ==========================  =============================================================================
 """
 
@@ -64,6 +68,9 @@ LEDGER_EVENT_TYPES: dict[str, EventType] = {
     LedgerKind.MODEL_CREATED: EventType.MODEL_CREATED,
     LedgerKind.MODEL_EDITED: EventType.MODEL_UPDATED,
     LedgerKind.VERSION_EDITED: EventType.VERSION_UPDATED,
+    LedgerKind.PURGED: EventType.VERSION_PURGED,
+    LedgerKind.HOLD_PLACED: EventType.HOLD_PLACED,
+    LedgerKind.HOLD_RELEASED: EventType.HOLD_RELEASED,
 }
 # Events whose data carries the version's files, so a CD receiver can fetch and verify without a lookup.
 _WITH_FILES = frozenset({EventType.VERSION_REGISTERED, EventType.STAGE_CHANGED, EventType.ROLLBACK})

@@ -1,9 +1,17 @@
 """Every read the edges make, with the joins they need, so list pages run a fixed number of queries.
 
-One module per area; named like the services they pair with: ``<entity>_get``, ``<entity>_list`` and
-``<entity>_list_<which>`` (``transition_request_list_pending``), with the entity in the singular.
+One module per area; named like the services they pair with (``<entity>_get``, ``<entity>_list``).
 """
 
+from models_app.selectors.holds import (
+    hold_covering,
+    hold_list,
+    hold_of_model,
+    hold_of_version,
+    model_holds_prefetch,
+    version_holds_prefetch,
+    version_purge_facts,
+)
 from models_app.selectors.ledger import (
     HistoryQuery,
     Snapshot,
@@ -75,6 +83,10 @@ __all__ = [
     "experiment_get",
     "experiment_get_by_name",
     "group_by_name",
+    "hold_covering",
+    "hold_list",
+    "hold_of_model",
+    "hold_of_version",
     "latest_per_stage",
     "ledger_list",
     "ledger_list_for_version",
@@ -82,6 +94,7 @@ __all__ = [
     "logged_model_get",
     "logged_model_list",
     "logged_model_versions",
+    "model_holds_prefetch",
     "registered_model_get",
     "registered_model_history_at",
     "registered_model_history_at_text",
@@ -106,8 +119,10 @@ __all__ = [
     "version_file_get",
     "version_files",
     "version_get",
+    "version_holds_prefetch",
     "version_list",
     "version_list_children",
+    "version_purge_facts",
     "webhook_delivery_list",
     "webhook_subscription_list",
 ]

@@ -14,6 +14,7 @@ from models_app.models import (
     RegisteredModel,
 )
 from models_app.names import canonical_name
+from models_app.selectors.holds import model_holds_prefetch
 from models_app.selectors.pipeline import deployment_current_prefetch
 
 
@@ -30,6 +31,7 @@ def registered_model_list() -> QuerySet[RegisteredModel]:
         .prefetch_related(
             Prefetch("aliases", queryset=ModelAlias.objects.select_related("version")),
             deployment_current_prefetch(),
+            model_holds_prefetch(),
         )
         .order_by("name")
     )

@@ -17,6 +17,7 @@ from models_app.models import (
     ModelVersion,
     RegisteredModel,
 )
+from models_app.selectors.holds import model_holds_prefetch, version_holds_prefetch
 from models_app.selectors.pipeline import deployment_current_prefetch
 
 
@@ -29,6 +30,8 @@ def version_list(*, registered_model: RegisteredModel | None = None) -> QuerySet
         "files",
         Prefetch("aliases", queryset=ModelAlias.objects.order_by("name")),
         deployment_current_prefetch(),
+        version_holds_prefetch(),
+        model_holds_prefetch("registered_model__"),
     )
     if registered_model is not None:
         qs = qs.filter(registered_model=registered_model)

@@ -12,9 +12,19 @@ from models_app.services._shared import UNSET
 from models_app.services.aliases import alias_delete, alias_set
 from models_app.services.deployments import deployment_report
 from models_app.services.drafts import CopiedFile, draft_artifact_store, version_register_from_drafts
+from models_app.services.holds import hold_release, model_hold, version_hold
 from models_app.services.identities import identity_sign_in
+from models_app.services.jobs import periodic_job_claim, periodic_job_finish
 from models_app.services.models import registered_model_create, registered_model_update
 from models_app.services.policies import promotion_policy_set
+from models_app.services.purges import (
+    RETENTION_USERNAME,
+    PurgeResult,
+    RetentionReport,
+    retention_actor,
+    retention_apply,
+    version_purge,
+)
 from models_app.services.requests import (
     transition_request_approve,
     transition_request_cancel,
@@ -59,9 +69,12 @@ from models_app.services.webhooks import (
 )
 
 __all__ = [
+    "RETENTION_USERNAME",
     "UNSET",
     "CopiedFile",
     "DeclaredFile",
+    "PurgeResult",
+    "RetentionReport",
     "alias_delete",
     "alias_set",
     "api_token_authenticate",
@@ -71,15 +84,23 @@ __all__ = [
     "draft_artifact_store",
     "experiment_create",
     "experiment_default",
+    "hash_token",
+    "hold_release",
     "identity_sign_in",
     "logged_model_create",
     "logged_model_tags_set",
     "logged_model_update",
+    "model_hold",
+    "new_secret",
+    "periodic_job_claim",
+    "periodic_job_finish",
     "promotion_policy_set",
     "registered_model_create",
     "registered_model_tag_delete",
     "registered_model_tag_set",
     "registered_model_update",
+    "retention_actor",
+    "retention_apply",
     "run_create",
     "run_inputs_log",
     "run_log",
@@ -91,6 +112,8 @@ __all__ = [
     "transition_request_reject",
     "upload_session_expire_stale",
     "user_deactivate",
+    "version_hold",
+    "version_purge",
     "version_register",
     "version_register_from_drafts",
     "version_rollback",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -46,6 +47,7 @@ from models_app.services._shared import (
     resolve_parent,
     version_create_once,
 )
+from models_app.services.holds import object_holds_for_new_version
 from models_app.storage import objectstore
 from models_app.storage.artifacts import (
     artifact_storage,
@@ -343,6 +345,8 @@ def _version_make_ready(*, session: UploadSession, actor, uploads: list[UploadFi
         locked.updated_at = now
         locked.save(update_fields=["status", "updated_at"])
         registration_record(model, version, uploads, actor=actor, now=now, direct_upload=True)
+        # A model under a legal hold holds its new versions' objects too (S3 Object Lock).
+        transaction.on_commit(partial(object_holds_for_new_version, version.pk))
     return version
 
 

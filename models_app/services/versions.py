@@ -38,6 +38,7 @@ from models_app.services._shared import (
     resolve_parent,
     version_create_once,
 )
+from models_app.services.holds import object_holds_for_new_version
 from models_app.storage.artifacts import (
     IncomingFile,
     StoredFile,
@@ -142,6 +143,8 @@ def _version_insert(
         if on_insert is not None:
             on_insert(version)
         registration_record(model, version, stored, actor=created_by, now=now)
+        # A model under a legal hold holds its new versions' objects too (S3 Object Lock).
+        transaction.on_commit(partial(object_holds_for_new_version, version.pk))
         return version, True
 
     return version_create_once(

@@ -1,9 +1,11 @@
 """Artifact hygiene: re-verify what is stored, and collect what nothing references.
 
 Used by the ``verify_artifacts`` and ``gc_artifacts`` commands; both work on the filesystem and the
-S3 backend. Neither changes a version: gc only removes bytes that no ready version (and no upload in
+S3 backend. Neither changes a version: gc only removes bytes that no version (and no upload in
 progress) refers to, and only once they are older than a grace period, so a registration that is
-storing its files right now never loses them. Files of tracked runs and logged models (drafts) are
+storing its files right now never loses them. A purged version's files are no longer referred to: gc
+finishes a purge whose deletion did not complete. Bytes of a held version (its own legal hold or its
+model's) are never removed, whatever its status. Files of tracked runs and logged models (drafts) are
 referenced too.
 """
 
@@ -13,12 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
 from models_app import services
 from models_app.choices import UploadStatus, VersionStatus
-from models_app.models import ArtifactFile, DraftArtifact, UploadFile
-from models_app.storage import objectstore
+from models_app.models import ArtifactFile, DraftArtifact, LegalHold, UploadFile
+from models_app.storage import objectlock, objectstore
 from models_app.storage.artifacts import artifact_storage
 
 
@@ -77,6 +80,18 @@ class GcReport:
     errors: list[str] = field(default_factory=list)
 
 
+def _referenced_keys() -> set[str]:
+    """Keys gc must keep: files of every version that is not purged, and of every held version."""
+    holds = LegalHold.objects.active()
+    held = Q(version__holds__in=holds.filter(version__isnull=False)) | Q(
+        version__registered_model__holds__in=holds.filter(version__isnull=True)
+    )
+    kept = ArtifactFile.objects.filter(~Q(version__status=VersionStatus.PURGED) | held)
+    return set(kept.values_list("storage_key", flat=True)) | set(
+        DraftArtifact.objects.values_list("storage_key", flat=True)
+    )
+
+
 def _in_progress_keys() -> set[str]:
     return set(
         UploadFile.objects.filter(
@@ -86,8 +101,10 @@ def _in_progress_keys() -> set[str]:
 
 
 def artifacts_gc(*, grace: timedelta, dry_run: bool = False) -> GcReport:
-    """Delete stored objects under ``artifacts/`` that belong to no ready version and are older than
-    ``grace``; expire abandoned direct uploads and abort stale multipart uploads no session owns."""
+    """Delete stored objects under ``artifacts/`` that belong to no version (or only to a purged one that
+    no hold covers) and are older than ``grace``; expire abandoned direct uploads and abort stale
+    multipart uploads no session owns. A purged version's leftovers are removed with every stored
+    version of the object (``objectlock.purge_object``), as the purge would have."""
     report = GcReport()
     storage = artifact_storage()
     now = timezone.now()
@@ -98,11 +115,7 @@ def artifacts_gc(*, grace: timedelta, dry_run: bool = False) -> GcReport:
     # than the cutoff anyway, and one referenced before the listing is in the set.
     objects = list(objectstore.list_artifact_objects(storage))
     uploads = list(objectstore.list_multipart_uploads(storage))
-    referenced = (
-        set(ArtifactFile.objects.values_list("storage_key", flat=True))
-        | set(DraftArtifact.objects.values_list("storage_key", flat=True))
-        | _in_progress_keys()
-    )
+    referenced = _referenced_keys() | _in_progress_keys()
     for obj in objects:
         if obj.key in referenced:
             report.referenced += 1
@@ -118,9 +131,17 @@ def artifacts_gc(*, grace: timedelta, dry_run: bool = False) -> GcReport:
     report.aborted_multipart = [u for u in uploads if u.upload_id not in open_ids and u.initiated <= cutoff]
     if dry_run:
         return report
+    purged = set(
+        ArtifactFile.objects.filter(
+            version__status=VersionStatus.PURGED, storage_key__in=[o.key for o in report.deleted]
+        ).values_list("storage_key", flat=True)
+    )
     for obj in report.deleted:
         try:
-            storage.delete(obj.key)
+            if obj.key in purged:
+                objectlock.purge_object(storage, obj.key)
+            else:
+                storage.delete(obj.key)
         except Exception as exc:  # report and go on: the next run retries
             report.errors.append(f"could not delete {obj.key}: {exc}")
     for upload in report.aborted_multipart:

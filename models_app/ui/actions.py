@@ -1,4 +1,5 @@
-"""The reviewer UI's actions (POST only), each one service call: move, request, roll back, decide, cancel."""
+"""The reviewer UI's actions (POST only), each one service call: move, request, roll back, decide, cancel,
+and Governance's purge and legal holds."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from models_app.ui.common import (
     registry_view,
     submit,
 )
-from models_app.ui.forms import CommentForm, RollbackForm, TransitionForm
+from models_app.ui.forms import CommentForm, ReasonForm, RollbackForm, TransitionForm
 
 
 def _version_for_post(name: str, number: int):
@@ -146,3 +147,84 @@ def transitionrequest_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _request_action(
         request, pk, services.transition_request_cancel, lambda r: f"Cancelled request #{r.pk}."
     )
+
+
+# -- Governance: purge and legal holds ------------------------------------------------------------------
+
+
+def _with_reason(request: HttpRequest, action: Callable, success: Callable[[object], str]) -> None:
+    submit(request, ReasonForm(request.POST), lambda data: action(data["reason"]), success)
+
+
+@require_POST
+@registry_view
+def modelversion_purge(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    """Purge this version's files now (Governance), with a reason."""
+    model, version = _version_for_post(name, number)
+    forbid(rules.may_purge(request.user))
+    _with_reason(
+        request,
+        lambda reason: services.version_purge(version=version, actor=request.user, reason=reason),
+        lambda r: f"Purged the files of v{r.version.version} ({r.bytes_freed} bytes).",
+    )
+    return redirect(next_url(request, _version_url(model, version)))
+
+
+@require_POST
+@registry_view
+def modelversion_hold(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    """Place a legal hold on this version (Governance)."""
+    model, version = _version_for_post(name, number)
+    forbid(rules.may_hold(request.user))
+    _with_reason(
+        request,
+        lambda reason: services.version_hold(version=version, actor=request.user, reason=reason),
+        lambda hold: f"v{version.version} is under a legal hold.",
+    )
+    return redirect(next_url(request, _version_url(model, version)))
+
+
+@require_POST
+@registry_view
+def modelversion_hold_release(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    """Release this version's legal hold (Governance)."""
+    model, version = _version_for_post(name, number)
+    forbid(rules.may_hold(request.user))
+    _with_reason(
+        request,
+        lambda reason: services.hold_release(version=version, actor=request.user, reason=reason),
+        lambda hold: f"Released the legal hold on v{version.version}.",
+    )
+    return redirect(next_url(request, _version_url(model, version)))
+
+
+def _model_url(model) -> str:
+    return reverse("models_app:registeredmodel-detail", args=[model.name])
+
+
+@require_POST
+@registry_view
+def registeredmodel_hold(request: HttpRequest, name: str) -> HttpResponse:
+    """Place a legal hold on the whole model (Governance)."""
+    model = get_or_404(selectors.registered_model_get, name=name)
+    forbid(rules.may_hold(request.user))
+    _with_reason(
+        request,
+        lambda reason: services.model_hold(registered_model=model, actor=request.user, reason=reason),
+        lambda hold: f"Every version of {model.name} is under a legal hold.",
+    )
+    return redirect(next_url(request, _model_url(model)))
+
+
+@require_POST
+@registry_view
+def registeredmodel_hold_release(request: HttpRequest, name: str) -> HttpResponse:
+    """Release the whole model's legal hold (Governance)."""
+    model = get_or_404(selectors.registered_model_get, name=name)
+    forbid(rules.may_hold(request.user))
+    _with_reason(
+        request,
+        lambda reason: services.hold_release(registered_model=model, actor=request.user, reason=reason),
+        lambda hold: f"Released the legal hold on {model.name}.",
+    )
+    return redirect(next_url(request, _model_url(model)))

@@ -43,6 +43,17 @@ class RollbackForm(forms.Form):
     )
 
 
+class ReasonForm(forms.Form):
+    """Purge, hold or release (Governance): the reason is mandatory and goes into the ledger."""
+
+    reason = forms.CharField(
+        max_length=_COMMENT_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Reason",
+        error_messages={"required": "A reason is required."},
+    )
+
+
 class CompareForm(forms.Form):
     """``?versions=3,5`` (or repeated ``versions``) and an optional ``baseline``."""
 

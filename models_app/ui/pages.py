@@ -19,7 +19,7 @@ from models_app.ui.common import (
     registry_view,
     tidy_filter_form,
 )
-from models_app.ui.forms import CommentForm, CompareForm, RollbackForm, TransitionForm
+from models_app.ui.forms import CommentForm, CompareForm, ReasonForm, RollbackForm, TransitionForm
 
 
 @require_GET
@@ -66,8 +66,12 @@ def registeredmodel_detail(request: HttpRequest, name: str) -> HttpResponse:
     if model.name != name:
         return redirect("models_app:registeredmodel-detail", model.name, permanent=True)
     versions = list(selectors.version_list(registered_model=model)[:200])
+    for v in versions:
+        v.covering_hold = selectors.hold_covering(version=v)
     production = next((v for v in versions if v.stage == Stage.PRODUCTION), None)
     pending = list(selectors.transition_request_list_pending().filter(version__registered_model=model))
+    model_hold = selectors.hold_of_model(registered_model=model)
+    may_hold = rules.may_hold(request.user) is None
     decorate_requests(pending, request.user)
     attach_compare_urls(pending)
     context = {
@@ -80,6 +84,11 @@ def registeredmodel_detail(request: HttpRequest, name: str) -> HttpResponse:
         "pending": pending,
         "can_publish": rules.may_publish(request.user, registered_model=model) is None,
         "can_manage_webhooks": rules.may_manage_webhooks(request.user, registered_model=model) is None,
+        "model_hold": model_hold,
+        "can_hold_model": may_hold
+        and rules.hold_placeable(target=f"'{model.name}'", active_hold=model_hold) is None,
+        "can_release_model": may_hold and model_hold is not None,
+        "reason_form": ReasonForm(),
     }
     return render(request, "models_app/registeredmodel_detail.html", context)
 
@@ -99,7 +108,17 @@ def _version_actions(user, version, requests) -> dict:
         )
         is None
     )
+    own_hold = selectors.hold_of_version(version=version)
+    may_govern = rules.may_purge(user) is None
+    purge_refusal = (
+        rules.purgeable(version, **selectors.version_purge_facts(version=version)) if may_govern else None
+    )
     return {
+        "can_purge": may_govern and purge_refusal is None,
+        "purge_refusal": purge_refusal,
+        "can_hold": rules.may_hold(user) is None
+        and rules.hold_placeable(target=f"v{version.version}", version=version, active_hold=own_hold) is None,
+        "can_release": rules.may_hold(user) is None and own_hold is not None,
         "transition_targets": targets,
         "can_request": rules.may_request(
             user, version=version, target=Stage.PRODUCTION, has_pending=Stage.PRODUCTION in has_pending
@@ -138,6 +157,8 @@ def modelversion_detail(request: HttpRequest, name: str, number: int) -> HttpRes
         "transition_form": transition_form,
         "comment_form": CommentForm(),
         "rollback_form": RollbackForm(),
+        "reason_form": ReasonForm(),
+        "hold": selectors.hold_covering(version=version),
         **_version_actions(request.user, version, requests),
     }
     return render(request, "models_app/modelversion_detail.html", context)

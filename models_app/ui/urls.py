@@ -29,6 +29,27 @@ urlpatterns = [
         name="modelversion-rollback",
     ),
     path(
+        "models/<str:name>/versions/<int:number>/purge/",
+        actions.modelversion_purge,
+        name="modelversion-purge",
+    ),
+    path(
+        "models/<str:name>/versions/<int:number>/hold/",
+        actions.modelversion_hold,
+        name="modelversion-hold",
+    ),
+    path(
+        "models/<str:name>/versions/<int:number>/hold/release/",
+        actions.modelversion_hold_release,
+        name="modelversion-hold-release",
+    ),
+    path("models/<str:name>/hold/", actions.registeredmodel_hold, name="registeredmodel-hold"),
+    path(
+        "models/<str:name>/hold/release/",
+        actions.registeredmodel_hold_release,
+        name="registeredmodel-hold-release",
+    ),
+    path(
         "models/<str:name>/webhooks/",
         webhooks.webhooksubscription_list,
         name="webhooksubscription-list",

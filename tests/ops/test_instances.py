@@ -454,3 +454,4 @@ def test_ctrl_c_stops_every_process(instances):
         messages = [x["message"] for x in instance.log_lines()]
         assert f"signal {signal.SIGINT.name} received; stopping" in messages
         assert "web stopped (status 0)" in messages
+        assert "periodic stopped (status 0)" in messages

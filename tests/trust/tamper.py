@@ -8,7 +8,7 @@ import pgtrigger
 from django.db import connection
 
 from models_app.ledger import compute_hash
-from models_app.models import LedgerEntry
+from models_app.models import LedgerEntry, LedgerHead
 from models_app.models.pipeline import Event
 
 TABLE = LedgerEntry._meta.db_table
@@ -60,3 +60,37 @@ def insert_copy(source_id: int, *, prev_hash: str | None = None, valid_hash: boo
     row.row_hash = compute_hash(row) if valid_hash else "e" * 64
     row.save(force_insert=True)
     return row.pk
+
+
+def rewind(rows: int) -> None:
+    """Remove the newest ``rows`` ledger rows and set the head back onto the last one left: what leaves an
+    intact, shorter chain behind (the events pointing at the rows are unhooked first)."""
+    newest = list(LedgerEntry.objects.order_by("-id").values_list("id", flat=True)[:rows])
+    for row_id in newest:
+        delete_row(row_id)
+    last = LedgerEntry.objects.order_by("-id").first()
+    head_hash = last.row_hash if last is not None else "0" * 64
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {LedgerHead._meta.db_table} SET last_hash = %s, count = %s WHERE id = 1",
+            [head_hash, LedgerEntry.objects.count()],
+        )
+
+
+def rebuild_after(position: int, comment: str) -> None:
+    """Rewrite the row at ``position`` (1-based) and re-chain every row after it with valid hashes: the
+    same number of rows, every link and hash correct, but not the rows that were there."""
+    rows = list(LedgerEntry.objects.order_by("id"))
+    prev = rows[position - 2].row_hash if position > 1 else "0" * 64
+    with superpowers(), connection.cursor() as cursor:
+        for index, row in enumerate(rows[position - 1 :]):
+            if index == 0:
+                row.comment = comment
+            row.prev_hash = prev
+            row.row_hash = compute_hash(row)
+            cursor.execute(
+                f"UPDATE {TABLE} SET comment = %s, prev_hash = %s, row_hash = %s WHERE id = %s",
+                [row.comment, row.prev_hash, row.row_hash, row.id],
+            )
+            prev = row.row_hash
+        cursor.execute(f"UPDATE {LedgerHead._meta.db_table} SET last_hash = %s WHERE id = 1", [prev])

@@ -94,13 +94,22 @@ def test_the_api_reports_the_verdict(history, client, reviewer):
     url = reverse("api:audit-verify")
     intact = client.get(url)
     assert intact.status_code == 200
-    assert intact.json() == {
+    body = intact.json()
+    assert body == {
         "ok": True,
         "checked": len(history),
         "first_bad_id": None,
         "kind": "",
         "problem": "",
+        "anchor": {
+            "status": "unconfigured",
+            "detail": body["anchor"]["detail"],
+            "checkpoint": None,
+            "count": None,
+            "created_at": None,
+        },
     }
+    assert "REGISTRY_AUDIT_ANCHOR_KEY is not set" in body["anchor"]["detail"]
     tamper.rewrite_comment(history[2], "edited")
     broken = client.get(url).json()
     assert (broken["ok"], broken["first_bad_id"], broken["kind"]) == (False, history[2], "altered")

@@ -12,10 +12,10 @@ from models_app.api import serializers as s
 from models_app.api.permissions import HasRegistryRole
 from models_app.api.schema import error_responses
 from models_app.api.views.lookup import NAME_PARAM, ModelScopedMixin, validated
+from models_app.audit_anchor import verify_ledger
 from models_app.filters import (
     LedgerFilterSet,
 )
-from models_app.ledger import verify_chain
 from models_app.models import LedgerEntry
 
 
@@ -58,19 +58,37 @@ class ModelHistoryView(ModelScopedMixin, APIView):
         return Response(s.HistorySerializer(body, context={"request": request}).data)
 
 
+class AnchorCheckSerializer(serializers.Serializer):
+    """How the chain compares with the newest signed checkpoint (``anchor_audit``)."""
+
+    status = serializers.ChoiceField(
+        choices=["consistent", "rewound", "invalid", "none", "unconfigured", "unavailable"],
+        help_text="`rewound`: the database holds less than, or other rows than, the checkpoint covered; "
+        "`invalid`: its signature does not verify; `none`: no checkpoint yet; `unconfigured`: no "
+        "REGISTRY_AUDIT_ANCHOR_KEY; `unavailable`: the store could not be read.",
+    )
+    detail = serializers.CharField()
+    checkpoint = serializers.CharField(allow_null=True, help_text="The checkpoint's name in the store.")
+    count = serializers.IntegerField(allow_null=True, help_text="Rows the checkpoint covered.")
+    created_at = serializers.DateTimeField(allow_null=True, help_text="When the checkpoint was written.")
+
+
 class ChainReportSerializer(serializers.Serializer):
-    """The outcome of verifying the ledger's hash chain."""
+    """The outcome of verifying the ledger's hash chain against itself and its newest checkpoint."""
 
     ok = serializers.BooleanField(help_text="True when every row is intact and in place.")
     checked = serializers.IntegerField(help_text="Rows walked before the verdict.")
     first_bad_id = serializers.IntegerField(
         allow_null=True,
-        help_text="Id of the first altered, inserted or removed row (null when ok or truncated).",
+        help_text="Id of the first altered, inserted or removed row (null when ok, truncated or rewound "
+        "to fewer rows than the checkpoint covered).",
     )
     kind = serializers.ChoiceField(
-        choices=["", "altered", "inserted", "removed", "truncated"], help_text="What is wrong; empty when ok."
+        choices=["", "altered", "inserted", "removed", "truncated", "rewound", "anchor_invalid"],
+        help_text="What is wrong; empty when ok.",
     )
     problem = serializers.CharField(allow_blank=True, help_text="A sentence describing the problem.")
+    anchor = AnchorCheckSerializer(allow_null=True)
 
 
 class AuditVerifyView(APIView):
@@ -82,12 +100,14 @@ class AuditVerifyView(APIView):
         operation_id="audit_verify",
         summary="Verify the ledger's hash chain",
         description=(
-            "Recomputes every ledger row's SHA-256 and checks each row links to the previous one. "
-            "Answers 200 either way; `ok` is false and `first_bad_id` names the first altered, inserted "
-            "or removed row when the ledger has been tampered with."
+            "Recomputes every ledger row's SHA-256 and checks each row links to the previous one, then "
+            "compares the chain with the newest signed checkpoint (`anchor`). Answers 200 either way; `ok` "
+            "is false and `first_bad_id` names the first altered, inserted or removed row when the ledger "
+            "has been tampered with, and `kind` is `rewound` (with the checkpoint's count and time in "
+            "`anchor`) when the database holds less than, or differs from, what a checkpoint covered."
         ),
         responses={200: ChainReportSerializer},
         tags=["audit"],
     )
     def get(self, request):
-        return Response(ChainReportSerializer(verify_chain().as_dict()).data)
+        return Response(ChainReportSerializer(verify_ledger().as_dict()).data)

@@ -85,7 +85,8 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     description=(
         "Streams the bytes with `Content-Length`, `ETag` (the quoted SHA-256), `Repr-Digest: "
         "sha-256=:<base64>:` and `Accept-Ranges: bytes`. A single `Range: bytes=...` answers 206 with "
-        "`Content-Range`; `If-None-Match` with the ETag answers 304. Only ready versions can be downloaded. "
+        "`Content-Range`; `If-None-Match` with the ETag answers 304. Only ready versions can be downloaded; "
+        "a version whose files were purged answers 410 `version_purged`. "
         "With S3 storage and REGISTRY_S3_REDIRECT_DOWNLOADS on, a GET answers 302 to a short-lived presigned "
         "bucket URL instead, carrying the same `ETag`, `Repr-Digest` and `X-Checksum-Sha256` so the client "
         "still verifies what it receives (send the `Range` header again to the bucket; no Authorization)."
@@ -108,7 +109,7 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         (206, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The range."),
         302: OpenApiResponse(description="Redirect to a presigned bucket URL (S3, when enabled)."),
         304: OpenApiResponse(description="Not modified: the client's copy has this ETag."),
-        **error_responses(409, 416, 503),
+        **error_responses(409, 410, 416, 503),
     },
 )
 class ArtifactFileDownloadView(ModelScopedMixin, APIView):

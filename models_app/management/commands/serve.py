@@ -1,8 +1,9 @@
 """``python manage.py serve``: production mode on one machine (what ``make serve`` runs).
 
 Applies migrations (under a PostgreSQL advisory lock, so instances started together migrate once),
-collects static files for whitenoise, then runs gunicorn and, when the command exists, the webhook
-delivery worker as child processes. SIGINT (Ctrl-C) or SIGTERM stops them gracefully and waits for
+collects static files for whitenoise, then runs gunicorn, the webhook delivery worker (when the command
+exists) and the periodic jobs (``run_periodic``: retention once a day, a ledger checkpoint every
+REGISTRY_AUDIT_ANCHOR_SECONDS) as child processes. SIGINT (Ctrl-C) or SIGTERM stops them gracefully and waits for
 them; if either child dies, the other is stopped too and ``serve`` exits non-zero so that the
 process manager above it restarts the whole set.
 """
@@ -49,8 +50,9 @@ class Command(BaseCommand):
     # The checks run below, with the deployment checks, and go to the log like everything else.
     requires_system_checks: list = []
     help = (
-        "Run the registry in production mode on this machine: migrate, collectstatic, gunicorn and the "
-        "webhook delivery worker; Ctrl-C stops everything cleanly. Needs DJANGO_SECRET_KEY."
+        "Run the registry in production mode on this machine: migrate, collectstatic, gunicorn, the "
+        "webhook delivery worker and the periodic jobs (retention, ledger checkpoints); Ctrl-C stops "
+        "everything cleanly. Needs DJANGO_SECRET_KEY."
     )
 
     def add_arguments(self, parser):
@@ -69,6 +71,11 @@ class Command(BaseCommand):
         parser.add_argument("--no-collectstatic", action="store_true", help="Do not collect static files.")
         parser.add_argument(
             "--no-webhook-worker", action="store_true", help="Do not start the webhook delivery worker."
+        )
+        parser.add_argument(
+            "--no-periodic",
+            action="store_true",
+            help="Do not run the periodic jobs (retention, ledger checkpoints) on this instance.",
         )
 
     def handle(self, *args, **options):
@@ -100,6 +107,12 @@ class Command(BaseCommand):
             ]
         else:
             log.info("no deliver_webhooks command in this build; serving without a webhook worker")
+        if not options["no_periodic"]:
+            commands["periodic"] = [
+                sys.executable,
+                str(Path(settings.BASE_DIR) / "manage.py"),
+                "run_periodic",
+            ]
         try:
             code = Supervisor(commands, env=env).run()
         finally:

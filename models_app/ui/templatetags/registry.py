@@ -26,6 +26,7 @@ _STATUS_ICONS = {
     VersionStatus.READY: "✓",
     VersionStatus.PENDING: "…",
     VersionStatus.FAILED: "✕",
+    VersionStatus.PURGED: "∅",
     RequestStatus.APPROVED: "✓",
     RequestStatus.REJECTED: "✕",
     RequestStatus.CANCELLED: "⊘",
@@ -74,6 +75,18 @@ def status_badge(status) -> str:
         status,
         icon,
         label,
+    )
+
+
+@register.simple_tag
+def hold_badge(hold) -> str:
+    """A legal hold, with who placed it, when and why in its title; nothing without a hold."""
+    if hold is None:
+        return ""
+    scope = "Model held" if hold.version_id is None else "Held"
+    title = f"Legal hold since {hold.placed_at:%Y-%m-%d %H:%M} UTC by {hold.placed_by.get_username()}: {hold.reason}"
+    return format_html(
+        '<span class="badge badge--held" title="{}"><span aria-hidden="true">⚖</span> {}</span>', title, scope
     )
 
 
