@@ -36,6 +36,8 @@ from models_app.selectors.pipeline import (
     webhook_subscription_list,
 )
 from models_app.selectors.requests import (
+    DecisionFacts,
+    transition_request_decision_facts,
     transition_request_get,
     transition_request_list,
     transition_request_list_awaiting,
@@ -72,6 +74,7 @@ from models_app.selectors.versions import (
 )
 
 __all__ = [
+    "DecisionFacts",
     "HistoryQuery",
     "Snapshot",
     "deployment_current_prefetch",
@@ -108,6 +111,7 @@ __all__ = [
     "tracked_model_list",
     "tracked_version_get",
     "tracked_version_list",
+    "transition_request_decision_facts",
     "transition_request_get",
     "transition_request_list",
     "transition_request_list_awaiting",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from models_app.choices import Decision, RequestStatus
+from models_app import policies
+from models_app.choices import Decision, RequestStatus, Stage
 from models_app.exceptions import (
     RequestNotFound,
 )
@@ -55,3 +58,40 @@ def transition_request_list_by(*, user) -> QuerySet[TransitionRequest]:
 def transition_request_list_for_version(*, version: ModelVersion) -> QuerySet[TransitionRequest]:
     """A version's requests, newest first."""
     return transition_request_list().filter(version=version)
+
+
+@dataclass(frozen=True)
+class DecisionFacts:
+    """What deciding a request would meet: the facts ``rules`` and the confirmation step are given."""
+
+    production_number: int | None
+    approvals: int
+    required: int
+    decided_by: list[int]
+    missing_groups: dict[str, int]
+    reviewer_groups: frozenset[str]
+    policy: policies.Policy
+
+
+def transition_request_decision_facts(*, transition_request: TransitionRequest, reviewer) -> DecisionFacts:
+    """The request's model's Production version, its approvals so far and the policy's group minimums
+    still unmet, and the reviewer's groups: read now, so a confirmation says what a decision would do."""
+    model = transition_request.version.registered_model
+    production = (
+        ModelVersion.objects.filter(registered_model=model, stage=Stage.PRODUCTION)
+        .values_list("version", flat=True)
+        .first()
+    )
+    decisions = Approval.objects.filter(transition_request=transition_request)
+    approvals = decisions.filter(decision=Decision.APPROVE).values("reviewer").distinct().count()
+    return DecisionFacts(
+        production_number=production,
+        approvals=approvals,
+        required=model.required_approvals,
+        decided_by=list(decisions.values_list("reviewer_id", flat=True)),
+        missing_groups=policies.missing_group_approvals(
+            registered_model=model, transition_request=transition_request
+        ),
+        reviewer_groups=frozenset(reviewer.groups.values_list("name", flat=True)),
+        policy=policies.policy_for(model),
+    )

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from models_app import rules, selectors, services
 from models_app.choices import RequestStatus, Stage
+from models_app.ui import confirmations
 from models_app.ui.common import (
     attach_compare_urls,
+    confirmed,
     decorate_requests,
     forbid,
+    form_error,
     get_or_404,
     next_url,
     registry_view,
@@ -73,18 +78,61 @@ def modelversion_request(request: HttpRequest, name: str, number: int) -> HttpRe
 @require_POST
 @registry_view
 def modelversion_rollback(request: HttpRequest, name: str, number: int) -> HttpResponse:
-    """Roll Production back to this (archived, formerly Production) version, with a reason."""
+    """Roll Production back to this (archived, formerly Production) version, with a reason; the first
+    POST answers a confirmation page, the one with ``confirm=yes`` acts."""
     model, version = _version_for_post(name, number)
     forbid(rules.may_roll_back(request.user))
+    form = RollbackForm(request.POST)
+    back = next_url(request, _version_url(model, version))
+    if not confirmed(request):
+        if not form.is_valid():
+            form_error(request, form)
+            return redirect(back)
+        ever = selectors.version_ever_in_production(version=version)
+        refusal = rules.may_roll_back(request.user, version=version, ever_in_production=ever)
+        if refusal is not None:
+            messages.error(request, str(refusal))
+            return redirect(back)
+        production = selectors.version_list(registered_model=model).filter(stage=Stage.PRODUCTION).first()
+        confirmation = confirmations.roll_back(
+            model_name=model.name,
+            version_number=version.version,
+            production_number=production.version if production else None,
+        )
+        return _confirmation_page(
+            request,
+            confirmation,
+            action=reverse("models_app:modelversion-rollback", args=[model.name, version.version]),
+            fields={"reason": form.cleaned_data["reason"]},
+            back=back,
+        )
     submit(
         request,
-        RollbackForm(request.POST),
+        form,
         lambda data: services.version_rollback(
             registered_model=model, version_number=version.version, actor=request.user, reason=data["reason"]
         ),
         lambda v: f"Rolled back: v{v.version} is in Production again.",
     )
-    return redirect(next_url(request, _version_url(model, version)))
+    return redirect(back)
+
+
+def _confirmation_page(
+    request: HttpRequest, confirmation, *, action: str, fields: dict, back: str, refusal=None
+) -> HttpResponse:
+    """The confirmation step without JavaScript: what will change, and a form that posts the same
+    fields again with ``confirm=yes`` (none when a rule already refuses)."""
+    return render(
+        request,
+        "models_app/confirm.html",
+        {
+            "confirmation": confirmation,
+            "action": action,
+            "fields": {**fields, "next": back},
+            "back": back,
+            "refusal": refusal,
+        },
+    )
 
 
 def _request_action(
@@ -103,7 +151,80 @@ def _request_action(
 
 def _decide(request: HttpRequest, pk: int, service: Callable, verb: str) -> HttpResponse:
     forbid(rules.may_decide(request.user))
+    if not confirmed(request):
+        return _confirm_decision(request, pk, verb)
     return _request_action(request, pk, service, lambda r: _decision_message(r, verb))
+
+
+def _approve_confirmation(req, facts) -> tuple[confirmations.Confirmation, rules.Refusal]:
+    """What approving would do, and the refusal the service would answer (gates; freeze and staleness
+    only when this approval applies the move)."""
+    version, model = req.version, req.version.registered_model
+    confirmation = confirmations.approve(
+        model_name=model.name,
+        request_pk=req.pk,
+        version_number=version.version,
+        production_number=facts.production_number,
+        approvals=facts.approvals,
+        required=facts.required,
+        missing_groups=facts.missing_groups,
+        reviewer_groups=facts.reviewer_groups,
+    )
+    applies = confirmation.applies
+    blocker = rules.first(
+        rules.gates_pass(facts.policy, registered_model=model, version=version),
+        rules.not_frozen(facts.policy, registered_model=model, now=timezone.now()) if applies else None,
+        rules.request_applicable(transition_request=req, version=version) if applies else None,
+    )
+    return confirmation, blocker
+
+
+def _confirm_decision(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
+    """The first POST of an approve or reject: the rules' refusal as a message, or the confirmation
+    (a page; inside the request's card for htmx)."""
+    req = get_or_404(selectors.transition_request_get, pk=pk)
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        form_error(request, form)
+        return _after_request_action(request, pk)
+    facts = selectors.transition_request_decision_facts(transition_request=req, reviewer=request.user)
+    refusal = rules.may_decide_request(request.user, transition_request=req, decided_by=facts.decided_by)
+    if refusal is not None:
+        messages.error(request, str(refusal))
+        return _after_request_action(request, pk)
+    if verb == "approved":
+        confirmation, blocker = _approve_confirmation(req, facts)
+        action = reverse("models_app:transitionrequest-approve", args=[req.pk])
+    else:
+        confirmation, blocker = (
+            confirmations.reject(
+                model_name=req.version.registered_model.name,
+                request_pk=req.pk,
+                version_number=req.version.version,
+                production_number=facts.production_number,
+            ),
+            None,
+        )
+        action = reverse("models_app:transitionrequest-reject", args=[req.pk])
+    fields = {"comment": form.cleaned_data["comment"]}
+    back = next_url(request, reverse("models_app:transitionrequest-list"))
+    if request.htmx:
+        decorate_requests([req], request.user)
+        attach_compare_urls([req])
+        return render(
+            request,
+            "models_app/partials/_request_card.html",
+            {
+                "req": req,
+                "use_htmx": True,
+                "confirmation": confirmation,
+                "confirm_id": f"confirm-{req.pk}",
+                "confirm_action": action,
+                "confirm_fields": fields,
+                "refusal": blocker,
+            },
+        )
+    return _confirmation_page(request, confirmation, action=action, fields=fields, back=back, refusal=blocker)
 
 
 def _decision_message(req, verb: str) -> str:

@@ -74,6 +74,12 @@ def next_url(request: HttpRequest, default: str) -> str:
     return default
 
 
+def confirmed(request: HttpRequest) -> bool:
+    """Whether a POST is the second step of a confirmation (``confirm=yes``): Production-changing actions
+    answer a confirmation first and act only then, with or without JavaScript."""
+    return request.POST.get("confirm") == "yes"
+
+
 def form_error(request: HttpRequest, form) -> None:
     for field, errors in form.errors.items():
         label = form.fields[field].label if field in form.fields else field

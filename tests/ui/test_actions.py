@@ -22,7 +22,7 @@ def messages_of(response) -> list[str]:
 
 def test_a_reviewer_approves_with_a_comment_and_production_moves(login, scenario, reviewer):
     response = login(reviewer).post(
-        approve_url(scenario.request), {"comment": "AUC gain holds."}, follow=True
+        approve_url(scenario.request), {"comment": "AUC gain holds.", "confirm": "yes"}, follow=True
     )
     assert response.status_code == 200
     assert response.redirect_chain[-1][0] == reverse("models_app:transitionrequest-list")
@@ -38,19 +38,21 @@ def test_a_reviewer_approves_with_a_comment_and_production_moves(login, scenario
 
 def test_next_returns_to_the_page_the_decision_was_made_on(login, scenario, reviewer):
     page = reverse("models_app:modelversion-detail", args=["fraud-detector", 3])
-    response = login(reviewer).post(approve_url(scenario.request), {"next": page})
+    response = login(reviewer).post(approve_url(scenario.request), {"next": page, "confirm": "yes"})
     assert response.status_code == 302
     assert response["Location"] == page
 
 
 def test_next_never_leaves_the_site(login, scenario, reviewer):
-    response = login(reviewer).post(approve_url(scenario.request), {"next": "https://evil.example/"})
+    response = login(reviewer).post(
+        approve_url(scenario.request), {"next": "https://evil.example/", "confirm": "yes"}
+    )
     assert response["Location"] == reverse("models_app:transitionrequest-list")
 
 
 def test_a_reviewer_rejects_and_the_request_closes(login, scenario, reviewer):
     url = reverse("models_app:transitionrequest-reject", args=[scenario.request.pk])
-    response = login(reviewer).post(url, {"comment": "Latency regressed."}, follow=True)
+    response = login(reviewer).post(url, {"comment": "Latency regressed.", "confirm": "yes"}, follow=True)
     assert any("Rejected request" in m for m in messages_of(response))
     scenario.request.refresh_from_db()
     assert scenario.request.status == RequestStatus.REJECTED
@@ -122,7 +124,7 @@ def test_csrf_is_enforced_on_actions(scenario, reviewer):
 
 def test_an_htmx_approval_returns_the_refreshed_card_only(login, scenario, reviewer):
     response = login(reviewer).post(
-        approve_url(scenario.request), {"comment": "ok"}, headers={"HX-Request": "true"}
+        approve_url(scenario.request), {"comment": "ok", "confirm": "yes"}, headers={"HX-Request": "true"}
     )
     assert response.status_code == 200
     html = response.content.decode()
@@ -151,7 +153,7 @@ def test_an_htmx_refusal_shows_the_message_inside_the_card(login, scenario, publ
 
 def test_messages_shown_in_an_htmx_card_do_not_reappear_on_the_next_page(login, scenario, reviewer):
     client = login(reviewer)
-    client.post(approve_url(scenario.request), headers={"HX-Request": "true"})
+    client.post(approve_url(scenario.request), {"confirm": "yes"}, headers={"HX-Request": "true"})
     assert b"is now in Production" not in client.get("/").content
 
 
@@ -209,7 +211,7 @@ def test_a_reviewer_rolls_back_with_a_reason(login, scenario, reviewer):
     url = reverse("models_app:modelversion-rollback", args=["fraud-detector", 1])
     response = login(reviewer).post(url, {"reason": ""}, follow=True)
     assert "Reason: A reason is required to roll back." in messages_of(response)
-    response = login(reviewer).post(url, {"reason": "v2 misroutes EU traffic"}, follow=True)
+    response = login(reviewer).post(url, {"reason": "v2 misroutes EU traffic", "confirm": "yes"}, follow=True)
     assert "Rolled back: v1 is in Production again." in messages_of(response)
     row = LedgerEntry.objects.get(version=scenario.archived, kind=LedgerKind.ROLLBACK)
     assert row.comment == "v2 misroutes EU traffic"
