@@ -69,6 +69,7 @@ from models_app.selectors.versions import (
     version_ever_in_production,
     version_file_get,
     version_get,
+    version_lineage,
     version_list,
     version_list_children,
 )
@@ -124,6 +125,7 @@ __all__ = [
     "version_files",
     "version_get",
     "version_holds_prefetch",
+    "version_lineage",
     "version_list",
     "version_list_children",
     "version_purge_facts",

@@ -83,3 +83,19 @@ def version_list_children(*, version: ModelVersion) -> QuerySet[ModelVersion]:
 
 def version_ever_in_production(*, version: ModelVersion) -> bool:
     return LedgerEntry.objects.filter(version=version, to_stage=Stage.PRODUCTION).exists()
+
+
+def version_lineage(*, version: ModelVersion, limit: int = 12) -> list[ModelVersion]:
+    """``version`` and its chain of parent versions, newest first, at most ``limit`` long (a parent is
+    always an older version, so the chain ends)."""
+    chain = [version]
+    seen = {version.pk}
+    while len(chain) < limit and chain[-1].parent_id and chain[-1].parent_id not in seen:
+        parent = (
+            ModelVersion.objects.select_related("registered_model").filter(pk=chain[-1].parent_id).first()
+        )
+        if parent is None:
+            break
+        seen.add(parent.pk)
+        chain.append(parent)
+    return chain

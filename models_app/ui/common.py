@@ -116,9 +116,9 @@ def decorate_requests(requests, user) -> list:
         decided_by = [a.reviewer_id for a in req.approvals.all()]
         req.viewer_is_requester = req.requested_by_id == user.pk
         req.viewer_has_decided = user.pk in decided_by
-        req.viewer_can_decide = (
-            rules.may_decide_request(user, transition_request=req, decided_by=decided_by) is None
-        )
+        refusal = rules.may_decide_request(user, transition_request=req, decided_by=decided_by)
+        req.viewer_can_decide = refusal is None
+        req.viewer_decide_refusal = str(refusal) if refusal is not None else ""
         req.viewer_can_cancel = rules.may_cancel(user, transition_request=req) is None
         out.append(req)
     return out

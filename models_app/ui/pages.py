@@ -10,7 +10,7 @@ from models_app import rules, selectors
 from models_app.choices import RequestStatus, Stage, VersionStatus
 from models_app.exports import ledger_csv_response
 from models_app.filters import LedgerFilterSet, RegisteredModelFilterSet, TransitionRequestFilterSet
-from models_app.ui import presenters
+from models_app.ui import lineage, presenters
 from models_app.ui.common import (
     attach_compare_urls,
     decorate_requests,
@@ -232,8 +232,34 @@ def modelversion_compare(request: HttpRequest, name: str) -> HttpResponse:
         "selected": numbers,
         "all_versions": all_versions,
         "production": production,
+        **_compare_extras(request, comparison),
     }
     return render(request, "models_app/modelversion_compare.html", context, status=status)
+
+
+def _compare_extras(request: HttpRequest, comparison) -> dict:
+    """The pending requests of the compared versions (decided right there, with the rules' refusal
+    shown to whoever may not) and the lineage of the newest compared version."""
+    if comparison is None:
+        return {"pending": [], "lineage": None}
+    pending = list(
+        selectors.transition_request_list_pending().filter(version__in=[v.pk for v in comparison.versions])
+    )
+    decorate_requests(pending, request.user)
+    newest = max(comparison.versions, key=lambda v: v.version)
+    chain = selectors.version_lineage(version=newest, limit=LINEAGE_LIMIT)
+    return {
+        "pending": pending,
+        "lineage": lineage.lineage(
+            chain,
+            compared={v.version for v in comparison.versions},
+            limit_reached=len(chain) == LINEAGE_LIMIT and chain[-1].parent_id is not None,
+        ),
+        "comment_form": CommentForm(),
+    }
+
+
+LINEAGE_LIMIT = 12
 
 
 @require_GET

@@ -299,6 +299,81 @@ def _source(version) -> dict[str, Any]:
     }
 
 
+def _signature(version) -> dict[str, Any]:
+    """``inputs: amount`` -> ``double``: one row per input and output column of the signature (MLflow
+    stores each side as a JSON string, the registry's API as a list)."""
+    out: dict[str, Any] = {}
+    for side in ("inputs", "outputs", "params"):
+        items = (version.signature or {}).get(side) or []
+        if isinstance(items, str):
+            try:
+                items = json.loads(items)
+            except ValueError:
+                out[side] = items
+                continue
+        if not isinstance(items, list):
+            out[side] = items
+            continue
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                out[f"{side}: #{i + 1}"] = item
+                continue
+            name = item.get("name") or f"#{i + 1}"
+            detail = {k: v for k, v in item.items() if k != "name"}
+            kind = detail.pop("type", "")
+            out[f"{side}: {name}"] = (
+                " ".join([str(kind), display_value(detail) if detail else ""]).strip() or "present"
+            )
+    return out
+
+
+@dataclass
+class FileCell:
+    size: int | None
+    sha256: str
+    change: str = ""  # against the baseline: "added" | "removed" | "changed size" | "changed SHA-256" | ...
+
+
+@dataclass
+class FileRow:
+    path: str
+    cells: list[FileCell]
+    differs: bool
+
+
+def _file_change(base, other) -> str:
+    if base is None and other is None:
+        return ""
+    if base is None:
+        return "added"
+    if other is None:
+        return "removed"
+    changed = [
+        what
+        for what, a, b in (("size", base.size, other.size), ("SHA-256", base.sha256, other.sha256))
+        if a != b
+    ]
+    return f"changed {' and '.join(changed)}" if changed else ""
+
+
+def file_rows(versions, baseline) -> list[FileRow]:
+    """Per file path across ``versions``: size and SHA-256 of each, and how each differs from
+    ``baseline`` (added, removed, changed size or SHA-256)."""
+    by_version = {v.pk: {f.path: f for f in v.files.all()} for v in versions}
+    paths = sorted({p for files in by_version.values() for p in files})
+    base_files = by_version[baseline.pk]
+    rows = []
+    for path in paths:
+        cells = []
+        for v in versions:
+            f = by_version[v.pk].get(path)
+            change = "" if v.pk == baseline.pk else _file_change(base_files.get(path), f)
+            cells.append(FileCell(size=f.size if f else None, sha256=f.sha256 if f else "", change=change))
+        differs = len({(c.size, c.sha256) for c in cells}) > 1
+        rows.append(FileRow(path=path, cells=cells, differs=differs))
+    return rows
+
+
 @dataclass
 class Comparison:
     versions: list
@@ -308,6 +383,8 @@ class Comparison:
     datasets: list[Row]
     environment: list[Row]
     source: list[Row]
+    files: list[FileRow] = field(default_factory=list)
+    signature: list[Row] = field(default_factory=list)
 
 
 def compare_versions(versions, baseline) -> Comparison:
@@ -320,4 +397,6 @@ def compare_versions(versions, baseline) -> Comparison:
         datasets=_mapping_rows(versions, _datasets),
         environment=_mapping_rows(versions, _environment),
         source=_mapping_rows(versions, _source),
+        files=file_rows(versions, baseline),
+        signature=_mapping_rows(versions, _signature),
     )
