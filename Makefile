@@ -35,10 +35,10 @@ demo: migrate
 	DJANGO_DEBUG=1 $(BIN)/python manage.py load_demo
 
 # Development server with SQLite and artifacts under var/ (git-ignored), demo data loaded, and the
-# webhook delivery worker beside it: the worker is stopped (SIGTERM, it finishes its send) when the
+# webhook delivery worker beside it (it also prints the notification e-mails: console backend): the worker is stopped (SIGTERM, it finishes its send) when the
 # server exits, including on Ctrl-C.
 run: demo
-	DJANGO_DEBUG=1 $(BIN)/python manage.py deliver_webhooks & worker=$$!; \
+	DJANGO_DEBUG=1 REGISTRY_EMAIL_BACKEND=console $(BIN)/python manage.py deliver_webhooks & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 

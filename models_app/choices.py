@@ -121,6 +121,15 @@ class DeliveryState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class EmailState(models.TextChoices):
+    """Where a notification e-mail stands: waiting (or leased by a worker), sent, given up, or skipped."""
+
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"  # the recipient turned notifications off before it was sent
+
+
 class UploadStatus(models.TextChoices):
     """Where a direct-to-bucket upload session stands."""
 

@@ -371,6 +371,39 @@ WEBHOOK_LEASE_SECONDS = env.float("REGISTRY_WEBHOOK_LEASE_SECONDS", default=60.0
 WEBHOOK_POLL_SECONDS = env.float("REGISTRY_WEBHOOK_POLL_SECONDS", default=1.0)
 WEBHOOK_SECRET_OVERLAP_HOURS = env.float("REGISTRY_WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
 
+# E-mail notifications (reviewers: a request awaits their decision; requesters: it was decided), queued
+# in the transaction of the change and sent by the delivery worker (deliver_webhooks) after commit.
+# REGISTRY_EMAIL_BACKEND: smtp (default; needs REGISTRY_EMAIL_HOST), console (default with DJANGO_DEBUG:
+# printed by the worker), or none. Through a company relay: see docs/operations.md.
+_EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "none": "django.core.mail.backends.dummy.EmailBackend",
+}
+_email_backend = env.str("REGISTRY_EMAIL_BACKEND", default="console" if DEBUG else "smtp")
+if _email_backend not in _EMAIL_BACKENDS:
+    raise ImproperlyConfigured(
+        f"REGISTRY_EMAIL_BACKEND must be one of {', '.join(_EMAIL_BACKENDS)}, not {_email_backend!r}."
+    )
+EMAIL_BACKEND = _EMAIL_BACKENDS[_email_backend]
+EMAIL_HOST = env.str("REGISTRY_EMAIL_HOST", default="")
+EMAIL_PORT = env.int("REGISTRY_EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("REGISTRY_EMAIL_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("REGISTRY_EMAIL_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("REGISTRY_EMAIL_USE_TLS", default=False)  # STARTTLS, usually on port 587
+EMAIL_USE_SSL = env.bool("REGISTRY_EMAIL_USE_SSL", default=False)  # implicit TLS, usually on port 465
+EMAIL_TIMEOUT = env.float("REGISTRY_EMAIL_TIMEOUT", default=20.0)
+DEFAULT_FROM_EMAIL = env.str("REGISTRY_EMAIL_FROM", default="Model Registry <registry@localhost>")
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set at most one of REGISTRY_EMAIL_USE_TLS and REGISTRY_EMAIL_USE_SSL.")
+# Queue notification e-mails at all: on when there is somewhere to send them.
+EMAIL_NOTIFICATIONS = env.bool(
+    "REGISTRY_EMAIL_NOTIFICATIONS", default=_email_backend == "console" or bool(EMAIL_HOST)
+)
+# Links in the e-mails point here (the registry's public address, e.g. https://registry.example.com).
+REGISTRY_PUBLIC_URL = env.str("REGISTRY_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+EMAIL_MAX_ATTEMPTS = env.int("REGISTRY_EMAIL_MAX_ATTEMPTS", default=8)
+
 # Ledger checkpoints (python manage.py anchor_audit; make serve writes one every ..._SECONDS): signed with
 # HMAC-SHA256 under this key, stored under audit-anchors/ in the artifact storage, with S3 Object Lock
 # retention for ..._RETENTION_DAYS in ..._LOCK_MODE where the bucket has Object Lock.

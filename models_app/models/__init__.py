@@ -5,6 +5,7 @@ from models_app.models.holds import LegalHold
 from models_app.models.identities import OIDCIdentity, RoleSyncRecord
 from models_app.models.jobs import PeriodicJob
 from models_app.models.ledger import LedgerEntry, LedgerHead
+from models_app.models.notifications import EmailNotification, NotificationSettings
 from models_app.models.pipeline import Deployment, Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from models_app.models.policies import PromotionPolicy
 from models_app.models.registry import (
@@ -30,6 +31,7 @@ __all__ = [
     "ArtifactFile",
     "Deployment",
     "DraftArtifact",
+    "EmailNotification",
     "Event",
     "Experiment",
     "LedgerEntry",
@@ -38,6 +40,7 @@ __all__ = [
     "LoggedModel",
     "ModelAlias",
     "ModelVersion",
+    "NotificationSettings",
     "OIDCIdentity",
     "PeriodicJob",
     "PromotionPolicy",

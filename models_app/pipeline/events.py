@@ -47,6 +47,7 @@ from models_app.models import (
     WebhookSubscription,
 )
 from models_app.ops.context import current_request_id
+from models_app.pipeline.notifications import notifications_queue
 
 log = logging.getLogger("models_app.events")
 
@@ -209,7 +210,7 @@ def event_from_ledger(row: LedgerEntry) -> Event:
     """The event for a ledger row just appended (called by ``services._record``)."""
     type_ = LEDGER_EVENT_TYPES.get(row.kind, EventType.MODEL_UPDATED)
     # Services append ledger rows holding the model's row lock (and, through the append, the head's).
-    return _emit(
+    event = _emit(
         type=type_,
         actor=row.actor,
         registered_model=row.registered_model,
@@ -219,6 +220,8 @@ def event_from_ledger(row: LedgerEntry) -> Event:
         occurred_at=row.created_at,
         model_locked=True,
     )
+    notifications_queue(event, row)
+    return event
 
 
 def version_failed_emit(

@@ -6,7 +6,9 @@ from django.db.models import Max, Prefetch, Q, QuerySet, Subquery
 
 from models_app import roles
 from models_app.models import (
+    EmailNotification,
     ModelVersion,
+    NotificationSettings,
     RegisteredModel,
 )
 from models_app.models.pipeline import Deployment, Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -88,3 +90,13 @@ def webhook_delivery_list(*, subscription: WebhookSubscription) -> QuerySet[Webh
         .prefetch_related(Prefetch("attempt_log", queryset=WebhookAttempt.objects.order_by("number", "id")))
         .order_by("-id")
     )
+
+
+def notification_settings_get(*, user) -> NotificationSettings:
+    """The user's notification settings; the defaults (everything on, unsaved) when they never chose."""
+    return NotificationSettings.objects.filter(user=user).first() or NotificationSettings(user=user)
+
+
+def email_notification_list(*, user, limit: int = 10) -> list[EmailNotification]:
+    """The latest notification e-mails queued for ``user``, newest first."""
+    return list(EmailNotification.objects.filter(recipient=user).order_by("-id")[:limit])

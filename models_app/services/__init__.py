@@ -58,7 +58,7 @@ from models_app.services.uploads import (
     version_upload_begin,
     version_upload_complete,
 )
-from models_app.services.users import user_deactivate
+from models_app.services.users import notification_settings_set, user_deactivate
 from models_app.services.versions import version_register, version_update
 from models_app.services.webhooks import (
     webhook_delivery_replay,
@@ -92,6 +92,7 @@ __all__ = [
     "logged_model_update",
     "model_hold",
     "new_secret",
+    "notification_settings_set",
     "periodic_job_claim",
     "periodic_job_finish",
     "promotion_policy_set",

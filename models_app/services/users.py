@@ -1,4 +1,5 @@
-"""Users: deactivation (users are never deleted, the ledger refers to them forever)."""
+"""Users: deactivation (users are never deleted, the ledger refers to them forever) and their own
+notification settings."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from models_app import rules
 from models_app.choices import LedgerKind, RequestStatus
-from models_app.models import ApiToken, TransitionRequest
+from models_app.models import ApiToken, NotificationSettings, TransitionRequest
 from models_app.services._shared import clean_comment, lock_model, record
 
 
@@ -63,3 +64,13 @@ def user_deactivate(*, user, actor, reason: str = "") -> bool:
         )
     user.is_active = False
     return True
+
+
+def notification_settings_set(*, actor, email_notifications: bool) -> NotificationSettings:
+    """A user turns their own notification e-mails on or off (requests awaiting their decision, their
+    requests decided); e-mails already queued are not sent once it is off."""
+    with transaction.atomic():
+        prefs, _ = NotificationSettings.objects.select_for_update().get_or_create(user=actor)
+        prefs.email_notifications = bool(email_notifications)
+        prefs.save(update_fields=["email_notifications", "updated_at"])
+    return prefs

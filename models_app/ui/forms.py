@@ -80,3 +80,12 @@ class CompareForm(forms.Form):
         if len(numbers) > self.MAX_VERSIONS:
             raise forms.ValidationError(f"Compare at most {self.MAX_VERSIONS} versions at once.")
         return numbers
+
+
+class NotificationSettingsForm(forms.Form):
+    """The settings page: notification e-mails on or off."""
+
+    email_notifications = forms.BooleanField(
+        required=False,
+        label="E-mail me when a request awaits my decision and when my requests are decided",
+    )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from models_app.ui import actions, pages, webhooks
+from models_app.ui import account, actions, pages, webhooks
 
 app_name = "models_app"
 
@@ -68,6 +68,7 @@ urlpatterns = [
     path("approvals/<int:pk>/approve/", actions.transitionrequest_approve, name="transitionrequest-approve"),
     path("approvals/<int:pk>/reject/", actions.transitionrequest_reject, name="transitionrequest-reject"),
     path("approvals/<int:pk>/cancel/", actions.transitionrequest_cancel, name="transitionrequest-cancel"),
+    path("settings/", account.user_settings, name="user-settings"),
     path("audit/", pages.ledgerentry_list, name="ledgerentry-list"),
     path("audit/export.csv", pages.ledgerentry_export, name="ledgerentry-export"),
 ]

@@ -1,4 +1,5 @@
-"""Send outbox events to webhook subscribers: ``python manage.py deliver_webhooks [--once]``."""
+"""Send outbox events to webhook subscribers, and the queued notification e-mails:
+``python manage.py deliver_webhooks [--once]``."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 
 from models_app.pipeline.delivery import default_worker_id, deliver_due
+from models_app.pipeline.notifications import email_send_due
 
 log = logging.getLogger("models_app.webhooks")
 
 
 class Command(BaseCommand):
     help = (
-        "Deliver pending webhook events (signed per Standard Webhooks), with retries and backoff. Runs until "
+        "Deliver pending webhook events (signed per Standard Webhooks) and queued notification e-mails, with "
+        "retries and backoff. Runs until "
         "stopped (SIGTERM/SIGINT finish the current send first); --once delivers what is due and exits. "
         "Several workers may run at once."
     )
@@ -39,7 +42,8 @@ class Command(BaseCommand):
         worker = worker_id or default_worker_id()
         if once:
             sent = deliver_due(worker=worker, limit=limit)
-            self.stdout.write(f"Sent {sent} deliveries.")
+            emails = email_send_due(limit=limit)
+            self.stdout.write(f"Sent {sent} deliveries and {emails} e-mails.")
             return
         interval = settings.WEBHOOK_POLL_SECONDS if poll_interval is None else poll_interval
         stop = threading.Event()
@@ -54,7 +58,7 @@ class Command(BaseCommand):
             # A long-running process must not keep a connection the database has dropped.
             close_old_connections()
             try:
-                sent = deliver_due(worker=worker, limit=100)
+                sent = deliver_due(worker=worker, limit=100) + email_send_due(limit=100)
             except DatabaseError as exc:
                 # Through logging, so that production logs stay one JSON object per line.
                 log.warning("database unavailable, retrying: %s", exc)
