@@ -8,13 +8,13 @@ from datetime import UTC
 import django_filters
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db.models import F, FloatField, Q
+from django.db.models import Exists, F, FloatField, Max, OuterRef, Q, Subquery
 from django.db.models.fields.json import HasKey, KeyTextTransform
 from django.db.models.functions import Cast
 from django.db.models.lookups import Exact
 
 from models_app.choices import LedgerKind, RequestStatus, Stage, VersionStatus
-from models_app.models import LedgerEntry, ModelVersion, RegisteredModel, TransitionRequest
+from models_app.models import Deployment, LedgerEntry, ModelVersion, RegisteredModel, TransitionRequest
 
 _METRIC_RE = re.compile(
     r"^(?P<name>[A-Za-z0-9_.\-/]{1,200})(?P<op>>=|<=|>|<|=)(?P<value>-?\d+(\.\d+)?([eE][-+]?\d+)?)\Z"
@@ -46,8 +46,50 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
         return super().filter(qs, value)
 
 
+def metric_value(name: str, field: str = "metrics"):
+    """A version's metric ``name`` as a number (NULL when absent or not a number): what the metric
+    filters and orderings of versions and models compare."""
+    return Cast(KeyTextTransform(name, field), FloatField())
+
+
+def production_metric_value(name: str):
+    """The model's Production version's metric ``name`` (NULL without one), per model row."""
+    production = ModelVersion.objects.filter(registered_model=OuterRef("pk"), stage=Stage.PRODUCTION)
+    return Subquery(
+        production.annotate(_value=metric_value(name)).values("_value")[:1], output_field=FloatField()
+    )
+
+
+def validate_metric_expression(value: str) -> None:
+    if value and not _METRIC_RE.match(value.strip()):
+        raise ValidationError(f"{value!r} is not 'name<op>number' (ops: >=, <=, >, <, =).")
+
+
+_MODEL_ORDERING_RE = re.compile(r"^-?(name|updated_at|metric:[A-Za-z0-9_.\-/]{1,200})\Z")
+
+
+def validate_model_ordering(value: str) -> None:
+    if value and not _MODEL_ORDERING_RE.match(value):
+        raise ValidationError("Use name, updated_at or metric:<name>, optionally prefixed with '-'.")
+
+
+def deployments_differ_from_production() -> Exists:
+    """Whether the latest report of some environment names a version that is not the model's Production
+    version (or the model has none): what runs is not what the registry says should."""
+    latest = (
+        Deployment.objects.values("registered_model", "environment").annotate(last=Max("id")).values("last")
+    )
+    return Exists(
+        Deployment.objects.filter(registered_model=OuterRef("pk"), id__in=Subquery(latest)).exclude(
+            version__stage=Stage.PRODUCTION
+        )
+    )
+
+
 class RegisteredModelFilterSet(django_filters.FilterSet):
-    """Models: name substring, tag (key or key:value), team (group name), having a version in a stage."""
+    """Models: name substring, tag (key or key:value), team (group name), having a version in a stage, a
+    threshold on the Production version's metric, deployments that differ from Production, and ordering
+    by name, update time or a Production metric."""
 
     name = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
     tag = django_filters.CharFilter(method="filter_tag", label="Tag (key or key:value)")
@@ -59,10 +101,25 @@ class RegisteredModelFilterSet(django_filters.FilterSet):
         method="filter_stage",
         label="Has a version in stage",
     )
+    metric = django_filters.CharFilter(
+        method="filter_metric",
+        validators=[validate_metric_expression],
+        label="Production metric, e.g. auc>=0.9",
+    )
+    deployments = django_filters.ChoiceFilter(
+        choices=[("mismatch", "Differ from Production")],
+        method="filter_deployments",
+        label="Deployments",
+    )
+    ordering = django_filters.CharFilter(
+        method="filter_ordering",
+        validators=[validate_model_ordering],
+        label="Order by name, updated_at or metric:<name> ('-' descending)",
+    )
 
     class Meta:
         model = RegisteredModel
-        fields = ["name", "tag", "team", "stage"]
+        fields = ["name", "tag", "team", "stage", "metric", "deployments", "ordering"]
 
     def filter_tag(self, queryset, name, value):
         try:
@@ -72,6 +129,26 @@ class RegisteredModelFilterSet(django_filters.FilterSet):
 
     def filter_stage(self, queryset, name, value):
         return queryset.filter(versions__stage=value).distinct()
+
+    def filter_metric(self, queryset, name, value):
+        match = _METRIC_RE.match(value.strip())
+        return queryset.annotate(_production_metric_filter=production_metric_value(match["name"])).filter(
+            **{f"_production_metric_filter__{_OPS[match['op']]}": float(match["value"])}
+        )
+
+    def filter_deployments(self, queryset, name, value):
+        return queryset.filter(deployments_differ_from_production())
+
+    def filter_ordering(self, queryset, name, value):
+        descending = value.startswith("-")
+        key = value.lstrip("-")
+        if key.startswith("metric:"):
+            queryset = queryset.annotate(production_metric=production_metric_value(key[7:]))
+            expr = F("production_metric")
+            return queryset.order_by(
+                expr.desc(nulls_last=True) if descending else expr.asc(nulls_last=True), "name"
+            )
+        return queryset.order_by(f"{'-' if descending else ''}{key}", "name")
 
 
 class ModelVersionFilterSet(django_filters.FilterSet):
@@ -145,9 +222,9 @@ class ModelVersionFilterSet(django_filters.FilterSet):
         for expr in self._metric_values():
             match = _METRIC_RE.match(expr.strip())
             alias = f"_metric_{len(queryset.query.annotations)}"
-            queryset = queryset.annotate(
-                **{alias: Cast(KeyTextTransform(match["name"], "metrics"), FloatField())}
-            ).filter(**{f"{alias}__{_OPS[match['op']]}": float(match["value"])})
+            queryset = queryset.annotate(**{alias: metric_value(match["name"])}).filter(
+                **{f"{alias}__{_OPS[match['op']]}": float(match["value"])}
+            )
         return queryset
 
     def filter_ordering(self, queryset, name, value):
@@ -156,7 +233,7 @@ class ModelVersionFilterSet(django_filters.FilterSet):
         if key in ("version", "created_at"):
             return queryset.order_by(f"{'-' if descending else ''}{key}", "-id")
         if key.startswith("metric:") and len(key) > 7:
-            expr = Cast(KeyTextTransform(key[7:], "metrics"), FloatField())
+            expr = metric_value(key[7:])
             order = expr.desc(nulls_last=True) if descending else expr.asc(nulls_last=True)
             return queryset.order_by(order, "-version")
         return queryset

@@ -9,7 +9,12 @@ from django.views.decorators.http import require_GET
 from models_app import rules, selectors
 from models_app.choices import RequestStatus, Stage, VersionStatus
 from models_app.exports import ledger_csv_response
-from models_app.filters import LedgerFilterSet, RegisteredModelFilterSet, TransitionRequestFilterSet
+from models_app.filters import (
+    LedgerFilterSet,
+    RegisteredModelFilterSet,
+    TransitionRequestFilterSet,
+    production_metric_value,
+)
 from models_app.ui import lineage, presenters
 from models_app.ui.common import (
     attach_compare_urls,
@@ -50,11 +55,21 @@ def registeredmodel_list(request: HttpRequest) -> HttpResponse:
     filterset = tidy_filter_form(
         RegisteredModelFilterSet(request.GET or None, queryset=selectors.registered_model_list_with_staging())
     )
-    page = paginate(request, filterset.qs, 25)
+    qs = filterset.qs
+    metric_name = presenters.model_list_metric(filterset.form.cleaned_data if filterset.is_bound else {})
+    if metric_name:
+        qs = qs.annotate(shown_metric=production_metric_value(metric_name))
+    page = paginate(request, qs, 25)
+    models = list(page.object_list)
+    for model in models:
+        model.mismatched_deployments = presenters.deployment_mismatches(
+            model.current_deployments, model.production_version
+        )
     return render(
         request,
         "models_app/registeredmodel_list.html",
-        {"filter": filterset, "page": page, "models": page.object_list},
+        {"filter": filterset, "page": page, "models": models, "metric_name": metric_name},
+        status=400 if filterset.is_bound and filterset.errors else 200,
     )
 
 

@@ -124,6 +124,24 @@ def key_metric_names(versions, limit: int = 3) -> list[str]:
     return [name for name, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
 
 
+def model_list_metric(cleaned: dict) -> str:
+    """The Production metric the models list filters or sorts by (the ordering's first), or ''."""
+    ordering = (cleaned.get("ordering") or "").lstrip("-")
+    if ordering.startswith("metric:"):
+        return ordering[len("metric:") :]
+    expr = (cleaned.get("metric") or "").strip()
+    for op in (">=", "<=", ">", "<", "="):
+        if op in expr:
+            return expr.split(op, 1)[0]
+    return ""
+
+
+def deployment_mismatches(current_deployments, production_number: int | None) -> list:
+    """The environments whose latest deployment report names another version than Production (every
+    one, when the model has no Production version)."""
+    return [d for d in current_deployments if d.version.version != production_number]
+
+
 # -- metric charts ---------------------------------------------------------------------------------------
 
 CHART_WIDTH, CHART_HEIGHT = 420, 200
