@@ -55,6 +55,12 @@ def test_a_reviewer_signs_in_compares_with_production_and_approves(page, live_se
     with page.expect_response(re.compile(r"/approvals/\d+/approve/$")) as response_info:
         card.get_by_role("button", name="Approve").click()
     assert response_info.value.request.headers.get("hx-request") == "true"
+    # The card now says what will change and asks to confirm.
+    card = page.locator(f"#request-{scenario.request.pk}")
+    expect(card.locator(".confirmation__changes")).to_have_text(
+        re.compile(r"v3 enters Production\.\s*v2 is archived\.")
+    )
+    card.get_by_role("button", name="Approve: v3 to Production").click()
     card = page.locator(f"#request-{scenario.request.pk}")
     expect(card).to_contain_text("is now in Production")
     expect(card.locator(".badge--status-approved")).to_have_text(re.compile("Approved"))

@@ -67,6 +67,9 @@ def test_a_reviewer_signed_in_through_the_provider_approves_a_request(page, sso,
     card = page.locator(f"#request-{scenario.request.pk}")
     card.get_by_label("Comment").fill("Checked the holdout numbers.")
     card.get_by_role("button", name="Approve").click()
+    page.locator(f"#request-{scenario.request.pk}").get_by_role(
+        "button", name="Approve: v3 to Production"
+    ).click()
     page.locator(f"#request-{scenario.request.pk}").get_by_text("is now in Production").wait_for()
 
     alice = User.objects.get(oidc_identity__subject="u-1001")
