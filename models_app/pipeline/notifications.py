@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from models_app import roles
-from models_app.choices import EmailState, LedgerKind
+from models_app.choices import EmailState, LedgerKind, Stage
 from models_app.models import EmailNotification, Event, LedgerEntry, NotificationSettings
 
 log = logging.getLogger("models_app.notifications")
@@ -85,14 +85,17 @@ def _messages(row: LedgerEntry) -> tuple[object, str, str] | None:
         users = _reviewers().exclude(pk=req.requested_by_id)
         subject = f"[Model Registry] {label} awaits your decision (request #{req.pk})"
         body = (
-            f"{row.actor_username} asks to move {label} to {req.target_stage}."
+            f"{row.actor_username} asks to move {label} to {Stage(req.target_stage).label}."
             f"{comment}\nCompare with Production and decide: {compare}\n"
         )
     elif row.kind in (LedgerKind.APPROVED, LedgerKind.REJECTION):
         users = _reachable(get_user_model().objects.filter(pk=req.requested_by_id))
         if row.kind == LedgerKind.APPROVED:
             subject = f"[Model Registry] Approved: {label} is in Production (request #{req.pk})"
-            body = f"{row.actor_username} approved request #{req.pk}: {label} is now in {req.target_stage}."
+            body = (
+                f"{row.actor_username} approved request #{req.pk}: "
+                f"{label} is now in {Stage(req.target_stage).label}."
+            )
         else:
             subject = f"[Model Registry] Rejected: request #{req.pk} for {label}"
             body = f"{row.actor_username} rejected request #{req.pk}: {label} stays where it was."

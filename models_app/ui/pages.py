@@ -174,6 +174,7 @@ def modelversion_detail(request: HttpRequest, name: str, number: int) -> HttpRes
         "rollback_form": RollbackForm(),
         "reason_form": ReasonForm(),
         "hold": selectors.hold_covering(version=version),
+        "lineage": _lineage_of(version, compared={version.version}),
         **_version_actions(request.user, version, requests),
     }
     return render(request, "models_app/modelversion_detail.html", context)
@@ -262,19 +263,24 @@ def _compare_extras(request: HttpRequest, comparison) -> dict:
     )
     decorate_requests(pending, request.user)
     newest = max(comparison.versions, key=lambda v: v.version)
-    chain = selectors.version_lineage(version=newest, limit=LINEAGE_LIMIT)
     return {
         "pending": pending,
-        "lineage": lineage.lineage(
-            chain,
-            compared={v.version for v in comparison.versions},
-            limit_reached=len(chain) == LINEAGE_LIMIT and chain[-1].parent_id is not None,
-        ),
+        "lineage": _lineage_of(newest, compared={v.version for v in comparison.versions}),
         "comment_form": CommentForm(),
     }
 
 
 LINEAGE_LIMIT = 12
+
+
+def _lineage_of(version, *, compared: set[int]):
+    """The lineage picture of ``version``: it and up to LINEAGE_LIMIT - 1 ancestors."""
+    chain = selectors.version_lineage(version=version, limit=LINEAGE_LIMIT)
+    return lineage.lineage(
+        chain,
+        compared=compared,
+        limit_reached=len(chain) == LINEAGE_LIMIT and chain[-1].parent_id is not None,
+    )
 
 
 @require_GET

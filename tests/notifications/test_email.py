@@ -68,7 +68,7 @@ def test_reviewers_are_emailed_after_commit_when_a_request_awaits_their_decision
     assert msg["From"] == "Model Registry <registry@example.com>"
     assert msg["Auto-Submitted"] == "auto-generated"
     body = msg.get_content()
-    assert "pat-publisher asks to move fraud-detector v1 to production." in body
+    assert "pat-publisher asks to move fraud-detector v1 to Production." in body
     assert "Better AUC." in body
     assert "https://registry.example.com/models/fraud-detector/compare/?versions=1" in body
     assert "https://registry.example.com/settings/" in body

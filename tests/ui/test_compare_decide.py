@@ -2,9 +2,13 @@
 files, signature and lineage of the compared versions."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
+
+from models_app import services
 
 from models_app.choices import LedgerKind, RequestStatus, Stage
 from models_app.models import LedgerEntry, ModelVersion
@@ -112,3 +116,43 @@ def test_lineage_is_an_svg_of_the_parent_chain_with_datasets_and_commits(login, 
     assert "data s3://acme-data/transactions @ 2024-03" in svg
     assert svg.count("lineage__node--compared") == 2  # v2 and v3 are compared, v1 is not
     assert "v3 (Staging; commit" in svg and "is derived from v2 (Production;" in svg
+
+
+def test_the_version_page_draws_its_lineage_too(login, scenario, reviewer):
+    html = (
+        login(reviewer)
+        .get(reverse("models_app:modelversion-detail", args=["fraud-detector", 3]))
+        .content.decode()
+    )
+    svg = re.search(r"<svg class=\"lineage\".*?</svg>", _section(html, "lineage"), re.S).group(0)
+    assert re.findall(r'href="/models/fraud-detector/versions/(\d+)/"', svg) == ["3", "2", "1"]
+    # A version without a parent has no picture to draw.
+    html = (
+        login(reviewer)
+        .get(reverse("models_app:modelversion-detail", args=["fraud-detector", 1]))
+        .content.decode()
+    )
+    assert 'id="lineage-title"' not in html
+
+
+def test_a_freeze_window_is_shown_on_the_confirmation_and_nothing_can_be_confirmed(
+    login, scenario, reviewer, governance
+):
+    now = timezone.now()
+    services.promotion_policy_set(
+        registered_model=scenario.model,
+        actor=governance,
+        freeze_windows=[
+            {
+                "start": (now - timedelta(hours=1)).isoformat(),
+                "end": (now + timedelta(hours=1)).isoformat(),
+                "reason": "quarter close",
+            }
+        ],
+    )
+    approve = reverse("models_app:transitionrequest-approve", args=[scenario.request.pk])
+    with nothing_written():
+        html = login(reviewer).post(approve).content.decode()
+    assert "v3 enters Production." in html
+    assert "are frozen from" in html and "(quarter close)" in html
+    assert "Approve: v3 to Production" not in html
