@@ -9,7 +9,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from models_app import services
-
 from models_app.choices import LedgerKind, RequestStatus, Stage
 from models_app.models import LedgerEntry, ModelVersion
 from tests.conftest import nothing_written
