@@ -1,5 +1,5 @@
 """Governance admin for the pipeline integration: webhook subscriptions, deliveries with their attempt
-log (and replay), the events outbox and deployment reports.
+log (and replay), the events outbox, deployment reports and notification e-mails.
 
 Governance and superusers see and manage these; every change goes
 through the webhook services, which apply the same rules as the API.
@@ -18,7 +18,14 @@ from models_app import rules
 from models_app.admin.base import ReadOnlyAdmin, ReadOnlyInline, ServiceFormAdmin, _copy_saved
 from models_app.choices import DeliveryState, EventType
 from models_app.exceptions import RegistryError
-from models_app.models import Deployment, Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from models_app.models import (
+    Deployment,
+    EmailNotification,
+    Event,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from models_app.services import webhooks
 
 
@@ -293,3 +300,15 @@ class DeploymentAdmin(GovernanceReadOnlyAdmin):
     @admin.display(description="Version")
     def version_number(self, obj):
         return f"v{obj.version.version}"
+
+
+@admin.register(EmailNotification)
+class EmailNotificationAdmin(GovernanceReadOnlyAdmin):
+    """Notification e-mails queued by the outbox: whom, what, and whether the relay took them."""
+
+    list_display = ("id", "to_address", "subject", "state", "attempts", "last_error", "created_at", "sent_at")
+    list_select_related = ("event", "recipient")
+    list_filter = ("state",)
+    search_fields = ("to_address", "subject", "recipient__username")
+    raw_id_fields = ("event", "recipient")
+    exclude = ("leased_until",)

@@ -214,3 +214,12 @@ def test_smtp_settings_come_from_the_environment():
         dev["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
         and dev["EMAIL_NOTIFICATIONS"]
     )
+
+
+def test_governance_sees_the_queued_emails_in_the_admin(smtp_server, people, staged, governance, client):
+    _request(staged, people["publisher"])
+    client.force_login(governance)
+    response = client.get(reverse("admin:models_app_emailnotification_changelist"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "rita@example.com" in html and "awaits your decision" in html
