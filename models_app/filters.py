@@ -6,6 +6,7 @@ import re
 from datetime import UTC
 
 import django_filters
+from django import forms
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, F, FloatField, Max, OuterRef, Q, Subquery
@@ -104,17 +105,21 @@ class RegisteredModelFilterSet(django_filters.FilterSet):
     metric = django_filters.CharFilter(
         method="filter_metric",
         validators=[validate_metric_expression],
-        label="Production metric, e.g. auc>=0.9",
+        label="Production metric",
+        widget=forms.TextInput(attrs={"placeholder": "auc>=0.9"}),
     )
     deployments = django_filters.ChoiceFilter(
         choices=[("mismatch", "Differ from Production")],
         method="filter_deployments",
         label="Deployments",
+        empty_label="Any",
     )
     ordering = django_filters.CharFilter(
         method="filter_ordering",
         validators=[validate_model_ordering],
-        label="Order by name, updated_at or metric:<name> ('-' descending)",
+        label="Order by",
+        help_text="name, updated_at or metric:<name>; '-' first for descending",
+        widget=forms.TextInput(attrs={"placeholder": "-metric:auc"}),
     )
 
     class Meta:
