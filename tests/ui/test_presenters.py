@@ -71,3 +71,51 @@ def test_a_single_point_chart_is_centred_and_a_flat_series_still_has_a_range():
     (point,) = chart.points
     assert point.x == (chart.plot_left + chart.plot_right) / 2
     assert chart.plot_top < point.y < chart.plot_bottom
+
+
+# -- files, signature and lineage of the compare page ------------------------------------------------------
+
+
+class _V:
+    """A stand-in version with what the presenters read."""
+
+    def __init__(self, number, *, signature=None, parent=None, stage="none", datasets=(), commit=""):
+        self.pk = self.version = number
+        self.signature = signature
+        self.parent_id = parent
+        self.stage = stage
+        self.datasets = list(datasets)
+        self.source_commit = commit
+        self.source_branch = ""
+
+
+def test_the_signature_reads_mlflow_strings_api_lists_and_odd_shapes():
+    from models_app.ui.presenters import _signature
+
+    assert _signature(_V(1, signature={"inputs": '[{"name": "x", "type": "double", "shape": [-1]}]'})) == {
+        "inputs: x": 'double {"shape": [-1]}'
+    }
+    assert _signature(_V(1, signature={"outputs": [{"type": "long"}]})) == {"outputs: #1": "long"}
+    assert _signature(_V(1, signature={"inputs": "not json"})) == {"inputs": "not json"}
+    assert _signature(_V(1, signature=None)) == {}
+
+
+def test_lineage_geometry_stacks_boxes_with_an_arrow_to_each_parent():
+    from models_app.ui.lineage import lineage
+
+    chain = [
+        _V(3, parent=2, stage="staging", commit="c" * 40, datasets=[{"uri": "s3://d", "version": "3"}] * 5),
+        _V(2, parent=None, stage="production"),
+    ]
+    picture = lineage(chain, compared={3})
+    top, bottom = picture.nodes
+    assert [a.y1 for a in picture.arrows] == [top.y + top.height] and picture.arrows[0].y2 == bottom.y
+    assert top.compared and not bottom.compared
+    assert [line.text for line in top.lines][-1] == "+2 more datasets"
+    assert [line.text for line in bottom.lines] == [
+        "v2 · Production",
+        "no commit recorded",
+        "no datasets recorded",
+    ]
+    assert picture.height == bottom.y + bottom.height + 12
+    assert picture.description.startswith("v3 (Staging; commit cccccccccc; s3://d @ 3")
