@@ -63,7 +63,7 @@ def production_metric_value(name: str):
 
 def validate_metric_expression(value: str) -> None:
     if value and not _METRIC_RE.match(value.strip()):
-        raise ValidationError(f"{value!r} is not 'name<op>number' (ops: >=, <=, >, <, =).")
+        raise ValidationError(f"{value!r} is not 'name<op>number' (ops: >=, <=, >, <, =).", code="invalid")
 
 
 _MODEL_ORDERING_RE = re.compile(r"^-?(name|updated_at|metric:[A-Za-z0-9_.\-/]{1,200})\Z")
@@ -71,7 +71,9 @@ _MODEL_ORDERING_RE = re.compile(r"^-?(name|updated_at|metric:[A-Za-z0-9_.\-/]{1,
 
 def validate_model_ordering(value: str) -> None:
     if value and not _MODEL_ORDERING_RE.match(value):
-        raise ValidationError("Use name, updated_at or metric:<name>, optionally prefixed with '-'.")
+        raise ValidationError(
+            "Use name, updated_at or metric:<name>, optionally prefixed with '-'.", code="invalid"
+        )
 
 
 def deployments_differ_from_production() -> Exists:

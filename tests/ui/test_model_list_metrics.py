@@ -99,3 +99,15 @@ def test_models_whose_deployments_differ_from_production_are_marked_and_filtered
         version=scenario.production, environment="staging", status="succeeded", actor=reviewer
     )
     assert _names(client.get(URL, {"deployments": "mismatch"}).content.decode()) == []
+
+
+def test_the_apis_filter_errors_carry_a_code_like_every_validation_error(login, models, reviewer):
+    body = login(reviewer).get("/api/v1/models/", {"ordering": "size"}).json()
+    assert body["type"] == "validation_error"
+    assert body["errors"] == [
+        {
+            "code": "invalid",
+            "detail": "Use name, updated_at or metric:<name>, optionally prefixed with '-'.",
+            "attr": "ordering",
+        }
+    ]
