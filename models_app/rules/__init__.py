@@ -320,9 +320,12 @@ def alias_unprotected(
     )
 
 
-def may_request_alias(user, *, version, alias: str, policy, has_pending: bool) -> Refusal:
+def may_request_alias(
+    user, *, version, alias: str, policy, has_pending: bool, points_at: int | None = None
+) -> Refusal:
     """The team's publishers and Reviewers request a protected alias be pointed at a ready version (an
-    unprotected one is set directly, compare-and-set), one pending request per alias and version."""
+    unprotected one is set directly, compare-and-set), one pending request per alias and version, and
+    not at the version it points at already (``points_at``)."""
     model = version.registered_model
     return first(
         may_move_alias(user, registered_model=model),
@@ -338,6 +341,9 @@ def may_request_alias(user, *, version, alias: str, policy, has_pending: bool) -
             f"v{version.version} already has a pending request to carry '@{alias}'.", field="version"
         )
         if has_pending
+        else None,
+        InvalidInput(f"'@{alias}' already points at v{version.version}.", field="version")
+        if points_at == version.version
         else None,
     )
 

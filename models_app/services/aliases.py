@@ -113,8 +113,9 @@ def alias_point(
     elif previous != version.version:
         row.version, row.updated_by, row.updated_at = version, actor, now
         row.save(update_fields=["version", "updated_by", "updated_at"])
-    else:
+    elif transition_request is None:
         return row
+    # An approved request always leaves its row, even when the alias already pointed there.
     record(
         registered_model=model,
         version=version,

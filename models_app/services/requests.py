@@ -89,13 +89,20 @@ def _alias_request_create(*, version: ModelVersion, alias: str, actor, comment: 
         pending = TransitionRequest.objects.filter(
             version=version, target_alias=alias, status=RequestStatus.PENDING
         ).exists()
-        rules.refuse(
-            rules.may_request_alias(actor, version=version, alias=alias, policy=policy, has_pending=pending)
-        )
-        rules.refuse(rules.gates_pass(policy, registered_model=model, version=version))
         current = (
             ModelAlias.objects.filter(registered_model=model, name=alias).select_related("version").first()
         )
+        rules.refuse(
+            rules.may_request_alias(
+                actor,
+                version=version,
+                alias=alias,
+                policy=policy,
+                has_pending=pending,
+                points_at=current.version.version if current else None,
+            )
+        )
+        rules.refuse(rules.gates_pass(policy, registered_model=model, version=version))
         now = timezone.now()
         req = TransitionRequest.objects.create(
             version=version,

@@ -150,6 +150,15 @@ def test_an_alias_request_needs_a_protected_alias_a_usable_version_and_no_twin(p
     )
     assert_refused(
         rules.may_request_alias(
+            publisher, version=v, alias="champion", policy=PROTECTED, has_pending=False, points_at=2
+        ),
+        InvalidInput,
+        "invalid",
+        "'@champion' already points at v2.",
+        field="version",
+    )
+    assert_refused(
+        rules.may_request_alias(
             persona("outsider"), version=v, alias="champion", policy=PROTECTED, has_pending=False
         ),
         NotAllowed,
