@@ -52,13 +52,12 @@ def transition_request_create(
         model = lock_model(version.registered_model_id)
         version = refresh_version(version, model)
         retiring = Stage(version.stage) == Stage.PRODUCTION
-        rules.refuse(rules.needs_request(target, current=Stage(version.stage)))
-        if retiring:
-            comment = clean_comment(comment, required=True)
         pending = TransitionRequest.objects.filter(
             version=version, target_stage=target, status=RequestStatus.PENDING
         ).exists()
         rules.refuse(rules.may_request(actor, version=version, target=target, has_pending=pending))
+        if retiring:
+            comment = clean_comment(comment, required=True)
         policy = policies.policy_for(model)
         evidence = {}
         if not retiring:

@@ -279,9 +279,18 @@ def test_alias_requests_follow_the_gates_and_name_the_to_field(api, protected, p
     assert (unprotected.status_code, error(unprotected)["attr"]) == (400, "to")
     assert (bad.status_code, error(bad)["attr"]) == (400, "to")
     assert (stage.status_code, error(stage)["attr"]) == (400, "to")
-    ok = client.post(REQUESTS, {"model": "fraud-detector", "version": 1, "to": "@champion"}, format="json")
+    with nothing_written():
+        there = client.post(
+            REQUESTS, {"model": "fraud-detector", "version": 1, "to": "@champion"}, format="json"
+        )
+    assert (there.status_code, error(there)["attr"]) == (400, "version")
+    assert "already points at v1" in error(there)["detail"]
+    services.promotion_policy_set(
+        registered_model=protected[0].registered_model, actor=governance, metric_gates=[]
+    )
+    ok = client.post(REQUESTS, {"model": "fraud-detector", "version": 2, "to": "@champion"}, format="json")
     assert ok.status_code == 201
-    dup = client.post(REQUESTS, {"model": "fraud-detector", "version": 1, "to": "@champion"}, format="json")
+    dup = client.post(REQUESTS, {"model": "fraud-detector", "version": 2, "to": "@champion"}, format="json")
     assert (dup.status_code, error(dup)["code"]) == (409, "duplicate_request")
     assert TransitionRequest.objects.filter(target_alias="champion").count() == 1
 
