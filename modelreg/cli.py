@@ -90,7 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="Output directory.")
     p.set_defaults(func=cmd_pull)
 
-    p = sub.add_parser("request", parents=[common], help="Request a promotion (needs approval).")
+    p = sub.add_parser(
+        "request",
+        parents=[common],
+        help="Request a promotion, a retirement (--to archived) or a protected alias (--to @alias).",
+    )
     p.add_argument("model")
     p.add_argument("version", type=int)
     p.add_argument("--to", default="production")

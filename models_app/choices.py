@@ -34,6 +34,14 @@ class RequestStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class RequestKind(models.TextChoices):
+    """What a transition request asks for (derived from its target, never stored)."""
+
+    PROMOTION = "promotion", "Promotion to Production"
+    RETIREMENT = "retirement", "Retirement from Production"
+    ALIAS = "alias", "Protected alias move"
+
+
 class Decision(models.TextChoices):
     """One reviewer's decision on a transition request."""
 

@@ -157,6 +157,8 @@ def clean_group_approvals(value: object) -> dict[str, int]:
     cleaned = {}
     for name, minimum in value.items():
         where = f"group_approvals.{name}"
+        if not name or len(name) > 150 or not name.isprintable():
+            raise InvalidInput("Must be a group name of 1-150 printable characters.", field="group_approvals")
         if isinstance(minimum, bool) or not isinstance(minimum, int) or not 1 <= minimum <= 10:
             raise InvalidInput("Must be a whole number from 1 to 10.", field=where)
         if not Group.objects.filter(name=name).exists():

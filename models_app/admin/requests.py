@@ -24,12 +24,14 @@ class DecisionForm(forms.Form):
 
 @admin.register(TransitionRequest)
 class TransitionRequestAdmin(ReadOnlyAdmin):
-    """Requests to promote versions; reviewers decide them with the actions, which call the services."""
+    """Requests to promote versions, to retire the Production version and to move protected aliases;
+    reviewers decide them with the actions, which call the services."""
 
     list_display = (
         "id",
         "version",
-        "target_stage",
+        "target",
+        "kind",
         "status",
         "requested_by",
         "approval_count",
@@ -51,7 +53,8 @@ class TransitionRequestAdmin(ReadOnlyAdmin):
     actions = ("approve_selected", "reject_selected")
     fields = (
         "version",
-        "target_stage",
+        "target",
+        "kind",
         "status",
         "requested_by",
         "comment",
@@ -61,6 +64,14 @@ class TransitionRequestAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
     decide_template = "admin/models_app/transitionrequest/decide.html"
+
+    @admin.display(description="To", ordering="target_stage")
+    def target(self, obj):
+        return obj.target
+
+    @admin.display(description="Kind")
+    def kind(self, obj):
+        return obj.kind.label
 
     def get_queryset(self, request):
         return selectors.transition_request_list()

@@ -15,7 +15,7 @@ from rest_framework.reverse import reverse
 from models_app import policies
 from models_app.api.deployment_fields import CurrentDeploymentsField
 from models_app.api.hold_fields import HeldField, HoldField
-from models_app.choices import Stage
+from models_app.choices import RequestKind, Stage
 from models_app.models import (
     ApiToken,
     Approval,
@@ -64,6 +64,11 @@ class FreezeWindowSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True)
 
 
+class RetentionSerializer(serializers.Serializer):
+    keep_archived = serializers.IntegerField(required=False)
+    archived_for_days = serializers.IntegerField(required=False)
+
+
 class PromotionPolicySerializer(serializers.Serializer):
     """What a version needs to enter Production: approvals, approvals by group, metric gates, freezes."""
 
@@ -73,7 +78,36 @@ class PromotionPolicySerializer(serializers.Serializer):
     )
     metric_gates = MetricGateSerializer(many=True)
     freeze_windows = FreezeWindowSerializer(many=True)
+    protected_aliases = serializers.ListField(
+        child=serializers.CharField(), help_text="Aliases moved only by an approved request."
+    )
+    retention = RetentionSerializer(help_text="Empty: no retention.")
     rules = serializers.ListField(child=serializers.CharField(), help_text="The rules as sentences.")
+
+
+class PolicyInputSerializer(StrictInputSerializer):
+    """``PUT /models/{name}/policy/``: the fields given replace the model's; those left out keep theirs.
+    Shapes are checked by the policy service, which names the offending field."""
+
+    required_approvals = serializers.JSONField(required=False, help_text="1-10 distinct reviewers.")
+    metric_gates = serializers.JSONField(
+        required=False, help_text='[{"metric": "auc", "op": ">=", "value": 0.9}]'
+    )
+    group_approvals = serializers.JSONField(required=False, help_text='{"Governance": 1}')
+    freeze_windows = serializers.JSONField(
+        required=False, help_text='[{"start": "...Z", "end": "...Z", "reason": "..."}]'
+    )
+    protected_aliases = serializers.JSONField(required=False, help_text='["champion"]')
+    retention = serializers.JSONField(
+        required=False, help_text='{"keep_archived": 3, "archived_for_days": 30}, or {} for none.'
+    )
+    comment = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
+        help_text="Recorded in the ledger.",
+    )
 
 
 def promotion_policy_data(registered_model) -> dict:
@@ -358,7 +392,13 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="version.registered_model.name", read_only=True)
     version = serializers.IntegerField(source="version.version", read_only=True)
     version_stage = serializers.ChoiceField(source="version.stage", choices=Stage.choices, read_only=True)
-    to = serializers.ChoiceField(source="target_stage", choices=Stage.choices, read_only=True)
+    to = serializers.CharField(
+        source="target",
+        read_only=True,
+        help_text="`production` (a promotion), `archived` (the Production version's retirement) or "
+        "`@alias` (a protected alias pointed at the version).",
+    )
+    kind = serializers.ChoiceField(choices=RequestKind.choices, read_only=True)
     requested_by = serializers.CharField(source="requested_by.username", read_only=True)
     required_approvals = serializers.IntegerField(
         source="version.registered_model.required_approvals", read_only=True
@@ -374,6 +414,7 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
             "version",
             "version_stage",
             "to",
+            "kind",
             "status",
             "requested_by",
             "comment",
@@ -393,8 +434,19 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
 class TransitionRequestCreateInputSerializer(StrictInputSerializer):
     model = serializers.CharField(max_length=100, help_text="Model name.")
     version = serializers.IntegerField(min_value=1, help_text="Version number.")
-    to = serializers.ChoiceField(choices=Stage.choices, default=Stage.PRODUCTION)
-    comment = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    to = serializers.CharField(
+        default=Stage.PRODUCTION,
+        max_length=64,
+        help_text="`production`: promote the version (from Staging). `archived`: retire the Production "
+        "version (a reason in `comment` is required). `@alias`: point a protected alias at the version.",
+    )
+    comment = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
+        help_text="Why; required for a retirement.",
+    )
 
 
 class DecisionInputSerializer(StrictInputSerializer):

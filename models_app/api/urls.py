@@ -12,6 +12,7 @@ from models_app.api.views import (
     health,
     hooks,
     models,
+    policies,
     requests,
     tokens,
     uploads,
@@ -45,6 +46,7 @@ urlpatterns = [
     path(MODEL + "aliases/", aliases.ModelAliasListView.as_view(), name="modelalias-list"),
     path(MODEL + "aliases/<str:alias>/", aliases.ModelAliasDetailView.as_view(), name="modelalias-detail"),
     path(MODEL + "history/", audit.ModelHistoryView.as_view(), name="model-history"),
+    path(MODEL + "policy/", policies.ModelPolicyView.as_view(), name="model-policy"),
     # Governance: purges and legal holds.
     path(VERSION + "purge/", governance.VersionPurgeView.as_view(), name="modelversion-purge"),
     path(VERSION + "hold/", governance.VersionHoldView.as_view(), name="modelversion-hold"),

@@ -24,6 +24,7 @@ from models_app.exceptions import (
     AlreadyExists,
     ApprovalRequired,
     Conflict,
+    Gone,
     InvalidInput,
     NotAllowed,
     NotFound,
@@ -49,9 +50,12 @@ class MlflowError(Exception):
 
 
 # Category -> (error code, status); the first match wins. Refusals of a promotion are PERMISSION_DENIED:
-# nothing moves into Production but an approved request, whichever call asks.
+# nothing moves into or out of Production, and no protected alias moves, but by an approved request,
+# whichever call asks.
 ERRORS_BY_CATEGORY: tuple[tuple[type[RegistryError], str, int], ...] = (
     (NotFound, "RESOURCE_DOES_NOT_EXIST", 404),
+    # A purged version's files are gone for good (VersionPurged): not there, and no retry brings them back.
+    (Gone, "RESOURCE_DOES_NOT_EXIST", 410),
     (NotAllowed, "PERMISSION_DENIED", 403),
     (ApprovalRequired, "PERMISSION_DENIED", 403),
     (RollbackRequired, "PERMISSION_DENIED", 403),

@@ -29,6 +29,9 @@ STATUS_WORDS = {
     VersionStatus.READY: "READY",
     VersionStatus.PENDING: "PENDING_REGISTRATION",
     VersionStatus.FAILED: "FAILED_REGISTRATION",
+    # The protocol knows no purged status; a purged version is not usable, so it is not READY (a pipeline
+    # that checks for READY does not deploy it), and its status_message says it was purged and why.
+    VersionStatus.PURGED: "FAILED_REGISTRATION",
 }
 
 

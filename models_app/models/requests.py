@@ -7,17 +7,20 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from models_app.choices import Decision, RequestStatus, Stage
+from models_app.choices import Decision, RequestKind, RequestStatus, Stage
 
 # The pipeline-integration tables (events outbox, webhooks, deployments) live in their own module.
 from models_app.models.registry import ModelVersion
 
 
 class TransitionRequest(models.Model):
-    """A request to move a version to a stage that needs approval (Production)."""
+    """A request for a change that needs approval: a version into Production (promotion), the Production
+    version out of it (retirement, ``target_stage`` archived), or a protected alias pointed at the version
+    (``target_alias`` set, ``target_stage`` empty)."""
 
     version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="transition_requests")
-    target_stage = models.CharField(max_length=16, choices=Stage)
+    target_stage = models.CharField(max_length=16, choices=Stage, blank=True)
+    target_alias = models.CharField(max_length=63, blank=True, default="")
     status = models.CharField(
         max_length=16, choices=RequestStatus, default=RequestStatus.PENDING, editable=False
     )
@@ -31,9 +34,14 @@ class TransitionRequest(models.Model):
         permissions = [("decide_transitionrequest", "Can approve or reject transition requests")]
         constraints = [
             models.UniqueConstraint(
-                fields=["version", "target_stage"],
+                fields=["version", "target_stage", "target_alias"],
                 condition=Q(status=RequestStatus.PENDING),
                 name="models_app_transitionrequest_one_pending",
+            ),
+            models.CheckConstraint(
+                condition=(Q(target_alias="") & ~Q(target_stage=""))
+                | (~Q(target_alias="") & Q(target_stage="")),
+                name="models_app_transitionrequest_one_target",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=RequestStatus.values), name="models_app_transitionrequest_status_valid"
@@ -45,7 +53,20 @@ class TransitionRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.version} -> {self.target_stage} ({self.status})"
+        return f"#{self.pk} {self.version} -> {self.target} ({self.status})"
+
+    @property
+    def target(self) -> str:
+        """What the request asks for as the API spells it: a stage (``archived``) or ``@alias``."""
+        return f"@{self.target_alias}" if self.target_alias else str(self.target_stage)
+
+    @property
+    def kind(self) -> RequestKind:
+        if self.target_alias:
+            return RequestKind.ALIAS
+        if self.target_stage == Stage.PRODUCTION:
+            return RequestKind.PROMOTION
+        return RequestKind.RETIREMENT
 
 
 class Approval(models.Model):

@@ -186,6 +186,8 @@ def _ledger_payload(row: LedgerEntry, type_: EventType) -> dict:
         data["transition_request"] = {
             "id": req.pk,
             "target_stage": str(req.target_stage),
+            "target": req.target,
+            "kind": str(req.kind),
             "requested_by": req.requested_by.get_username(),
         }
     if type_ == EventType.TRANSITION_APPROVED and row.transition_request_id:

@@ -141,7 +141,13 @@ def set_stage(
     version.stage = target
     version.save(update_fields=["stage"])
     if previous == Stage.STAGING and target != Stage.PRODUCTION:
-        cancel_stranded_requests(version, actor=actor, registered_model=registered_model, now=now)
+        cancel_stranded_requests(
+            version, Stage.PRODUCTION, actor=actor, registered_model=registered_model, now=now
+        )
+    elif previous == Stage.PRODUCTION:
+        cancel_stranded_requests(
+            version, Stage.ARCHIVED, actor=actor, registered_model=registered_model, now=now
+        )
 
 
 def request_decided(req: TransitionRequest, status: RequestStatus, *, now) -> None:
@@ -175,10 +181,15 @@ def request_close(
     )
 
 
-def cancel_stranded_requests(version: ModelVersion, *, actor, registered_model: RegisteredModel, now) -> None:
-    """A version that leaves Staging any other way can no longer be promoted: close its open requests."""
+def cancel_stranded_requests(
+    version: ModelVersion, target: Stage, *, actor, registered_model: RegisteredModel, now
+) -> None:
+    """Close the open requests to ``target`` a stage change made pointless: a version that leaves Staging
+    any other way can no longer be promoted, one superseded in Production no longer retired. (Requests
+    for a protected alias stay open: the version can still carry it.)"""
+    left = "Staging" if target == Stage.PRODUCTION else "Production"
     for req in TransitionRequest.objects.select_for_update().filter(
-        version=version, status=RequestStatus.PENDING
+        version=version, target_stage=target, target_alias="", status=RequestStatus.PENDING
     ):
         request_close(
             req,
@@ -187,7 +198,7 @@ def cancel_stranded_requests(version: ModelVersion, *, actor, registered_model: 
             registered_model=registered_model,
             version=version,
             actor=actor,
-            comment=f"Cancelled automatically: v{version.version} left Staging.",
+            comment=f"Cancelled automatically: v{version.version} left {left}.",
             now=now or timezone.now(),
         )
 

@@ -1,4 +1,5 @@
-"""Aliases (``@champion``): compare-and-set moves and removal."""
+"""Aliases (``@champion``): compare-and-set moves and removal; the aliases a model's policy protects move
+only by an approved request (``services.requests``), through ``alias_point``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from models_app import rules
+from models_app import policies, rules
 from models_app.choices import (
     LedgerKind,
     Stage,
@@ -24,13 +25,13 @@ from models_app.models import (
     RegisteredModel,
     alias_validator,
 )
-from models_app.services._shared import UNSET, clean_validated, lock_model, record
+from models_app.services._shared import UNSET, Unset, clean_validated, lock_model, record
 
 
-def _clean_alias(alias: object) -> str:
-    alias = clean_validated(alias, alias_validator, field="alias")
+def clean_alias(alias: object, *, field: str = "alias") -> str:
+    alias = clean_validated(alias, alias_validator, field=field)
     if alias in Stage.values or alias == "latest":
-        raise InvalidInput(f"'{alias}' is reserved for a stage or 'latest'.", field="alias")
+        raise InvalidInput(f"'{alias}' is reserved for a stage or 'latest'.", field=field)
     return alias
 
 
@@ -56,7 +57,7 @@ def alias_set(
 ) -> ModelAlias:
     """Point ``@alias`` at a ready version. With ``expected_version`` (a number, or None for 'unset')
     this is a compare-and-set that fails with StaleState when someone moved the alias meanwhile."""
-    alias = _clean_alias(alias)
+    alias = clean_alias(alias)
     with transaction.atomic():
         model = lock_model(registered_model.pk)
         rules.refuse(rules.may_move_alias(actor, registered_model=model))
@@ -65,34 +66,67 @@ def alias_set(
             raise VersionNotFound(
                 f"Version {version_number} of '{model.name}' does not exist.", field="version"
             )
-        rules.refuse(rules.version_usable(version, to="carry an alias"))
-        row = (
-            ModelAlias.objects.select_for_update()
-            .select_related("version")
-            .filter(registered_model=model, name=alias)
-            .first()
-        )
-        _check_expected(row, alias, expected_version)
-        previous = row.version.version if row else None
-        now = timezone.now()
-        if row is None:
-            row = ModelAlias.objects.create(
-                registered_model=model, name=alias, version=version, updated_by=actor, updated_at=now
+        rules.refuse(
+            rules.alias_unprotected(
+                policies.policy_for(model),
+                registered_model=model,
+                alias=alias,
+                version_number=version.version,
             )
-        elif previous != version.version:
-            row.version, row.updated_by, row.updated_at = version, actor, now
-            row.save(update_fields=["version", "updated_by", "updated_at"])
-        else:
-            return row
-        record(
-            registered_model=model,
-            version=version,
-            kind=LedgerKind.ALIAS_SET,
-            alias=alias,
-            actor=actor,
-            details={"from_version": previous, "to_version": version.version},
-            now=now,
         )
+        rules.refuse(rules.version_usable(version, to="carry an alias"))
+        row = _lock_alias(model, alias)
+        _check_expected(row, alias, expected_version)
+        return alias_point(model, alias, version, row=row, actor=actor, now=timezone.now())
+
+
+def _lock_alias(model: RegisteredModel, alias: str) -> ModelAlias | None:
+    return (
+        ModelAlias.objects.select_for_update()
+        .select_related("version")
+        .filter(registered_model=model, name=alias)
+        .first()
+    )
+
+
+def alias_point(
+    model: RegisteredModel,
+    alias: str,
+    version: ModelVersion,
+    *,
+    actor,
+    now,
+    row: ModelAlias | Unset | None = UNSET,
+    transition_request=None,
+    comment: str = "",
+) -> ModelAlias:
+    """Point ``@alias`` at ``version`` and append the ``alias_set`` row (nothing when it points there
+    already). The caller holds the model's lock and applied the rules; ``row`` is the alias's locked
+    row when the caller read it (None: not set), ``transition_request`` the approved request, if any."""
+    if row is UNSET:
+        row = _lock_alias(model, alias)
+    previous = row.version.version if row else None
+    if row is None:
+        row = ModelAlias.objects.create(
+            registered_model=model, name=alias, version=version, updated_by=actor, updated_at=now
+        )
+    elif previous != version.version:
+        row.version, row.updated_by, row.updated_at = version, actor, now
+        row.save(update_fields=["version", "updated_by", "updated_at"])
+    elif transition_request is None:
+        return row
+    # An approved request always leaves its row, even when the alias already pointed there.
+    record(
+        registered_model=model,
+        version=version,
+        kind=LedgerKind.ALIAS_SET,
+        alias=alias,
+        actor=actor,
+        transition_request=transition_request,
+        comment=comment,
+        details={"from_version": previous, "to_version": version.version},
+        now=now,
+    )
     return row
 
 
@@ -100,16 +134,16 @@ def alias_delete(
     *, registered_model: RegisteredModel, alias: str, actor, expected_version: Any = UNSET
 ) -> None:
     """Remove ``@alias`` (compare-and-set with ``expected_version`` like ``alias_set``)."""
-    alias = _clean_alias(alias)
+    alias = clean_alias(alias)
     with transaction.atomic():
         model = lock_model(registered_model.pk)
         rules.refuse(rules.may_move_alias(actor, registered_model=model))
-        row = (
-            ModelAlias.objects.select_for_update()
-            .select_related("version")
-            .filter(registered_model=model, name=alias)
-            .first()
+        rules.refuse(
+            rules.alias_unprotected(
+                policies.policy_for(model), registered_model=model, alias=alias, removing=True
+            )
         )
+        row = _lock_alias(model, alias)
         if row is None:
             raise NotFound(f"Alias '@{alias}' does not exist on '{model.name}'.", field="alias")
         _check_expected(row, alias, expected_version)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from models_app import rules, selectors, services
-from models_app.choices import RequestStatus, Stage
+from models_app.choices import RequestKind, RequestStatus, Stage
 from models_app.ui import confirmations
 from models_app.ui.common import (
     attach_compare_urls,
@@ -26,7 +26,7 @@ from models_app.ui.common import (
     registry_view,
     submit,
 )
-from models_app.ui.forms import CommentForm, ReasonForm, RollbackForm, TransitionForm
+from models_app.ui.forms import CommentForm, ReasonForm, RetireForm, RollbackForm, TransitionForm
 
 
 def _version_for_post(name: str, number: int):
@@ -72,6 +72,36 @@ def modelversion_request(request: HttpRequest, name: str, number: int) -> HttpRe
             f"Requested Production for v{version.version} (request #{req.pk}); reviewers will decide."
         ),
     )
+    return redirect(next_url(request, _version_url(model, version)))
+
+
+@require_POST
+@registry_view
+def modelversion_retire(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    """Request the Production version's retirement in two steps: the reason, then a page saying which
+    version leaves Production (and that the model will have none) with the button that files the request."""
+    model, version = _version_for_post(name, number)
+    forbid(rules.may_request_retirement(request.user, registered_model=model))
+    form = RetireForm(request.POST)
+    if form.is_valid() and not form.cleaned_data["confirmed"]:
+        # The duplicate check is the service's, when the confirmed request is filed.
+        refusal = rules.may_request(request.user, version=version, target=Stage.ARCHIVED, has_pending=False)
+        if refusal is None:
+            context = {"model": model, "version": version, "comment": form.cleaned_data["comment"]}
+            return render(request, "models_app/modelversion_retire_confirm.html", context)
+        messages.error(request, str(refusal))
+    else:
+        submit(
+            request,
+            form,
+            lambda data: services.transition_request_create(
+                version=version, to=Stage.ARCHIVED, actor=request.user, comment=data["comment"]
+            ),
+            lambda req: (
+                f"Requested the retirement of v{version.version} from Production (request #{req.pk}); "
+                "reviewers will decide."
+            ),
+        )
     return redirect(next_url(request, _version_url(model, version)))
 
 
@@ -169,10 +199,15 @@ def _approve_confirmation(req, facts) -> tuple[confirmations.Confirmation, rules
         required=facts.required,
         missing_groups=facts.missing_groups,
         reviewer_groups=facts.reviewer_groups,
+        kind=req.kind,
+        target_alias=req.target_alias,
     )
     applies = confirmation.applies
     blocker = rules.first(
-        rules.gates_pass(facts.policy, registered_model=model, version=version),
+        # Metric gates judge versions entering Production or a protected alias, not a retirement.
+        None
+        if req.kind == RequestKind.RETIREMENT
+        else rules.gates_pass(facts.policy, registered_model=model, version=version),
         rules.not_frozen(facts.policy, registered_model=model, now=timezone.now()) if applies else None,
         rules.request_applicable(transition_request=req, version=version) if applies else None,
     )
@@ -202,6 +237,8 @@ def _confirm_decision(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
                 request_pk=req.pk,
                 version_number=req.version.version,
                 production_number=facts.production_number,
+                kind=req.kind,
+                target_alias=req.target_alias,
             ),
             None,
         )
@@ -230,6 +267,13 @@ def _confirm_decision(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
 def _decision_message(req, verb: str) -> str:
     label = f"request #{req.pk} ({req.version.registered_model.name} v{req.version.version})"
     if req.status == RequestStatus.APPROVED:
+        if req.kind == RequestKind.ALIAS:
+            return f"Approved {label}: @{req.target_alias} now points at v{req.version.version}."
+        if req.kind == RequestKind.RETIREMENT:
+            return (
+                f"Approved {label}: v{req.version.version} left Production; "
+                f"{req.version.registered_model.name} has no Production version."
+            )
         return f"Approved {label}: v{req.version.version} is now in Production."
     if req.status == RequestStatus.PENDING:
         return f"Approval recorded on {label}; more approvals are needed."

@@ -36,6 +36,30 @@ def _production_leaves(model_name: str, production_number: int | None, incoming:
     return [f"v{production_number} is archived."]
 
 
+def _outcome(kind: str, model_name: str, version_number: int, target_alias: str) -> list[str]:
+    """What an applied request of ``kind`` changes, one line each."""
+    if kind == "retirement":
+        return [
+            f"v{version_number} leaves Production and is archived.",
+            f"{model_name} will have no Production version.",
+        ]
+    if kind == "alias":
+        return [f"@{target_alias} points at v{version_number}."]
+    return [f"v{version_number} enters Production."]
+
+
+def _unchanged(kind: str, version_number: int, production_number: int | None, target_alias: str) -> list[str]:
+    """What stays as it is while a request of ``kind`` is not applied."""
+    if kind == "retirement":
+        return [f"v{version_number} stays in Production."]
+    if kind == "alias":
+        return [f"@{target_alias} is unchanged."]
+    return [
+        f"v{version_number} stays in Staging.",
+        "Production is unchanged" + (f" (v{production_number})." if production_number else " (none)."),
+    ]
+
+
 def approve(
     *,
     model_name: str,
@@ -46,6 +70,8 @@ def approve(
     required: int,
     missing_groups: dict[str, int] | None = None,
     reviewer_groups: frozenset[str] | set[str] = frozenset(),
+    kind: str = "promotion",
+    target_alias: str = "",
 ) -> Confirmation:
     """Approving request ``request_pk`` for ``version_number``: the move is applied when the approvals
     already given plus this one reach ``required`` and this reviewer (one of ``reviewer_groups``) leaves
@@ -59,11 +85,14 @@ def approve(
     }
     title = f"Approve request #{request_pk} ({model_name} v{version_number})?"
     if after >= required and not still_missing:
-        changes = [f"v{version_number} enters Production."]
-        changes += _production_leaves(model_name, production_number, version_number)
-        return Confirmation(
-            title=title, changes=changes, confirm_label=f"Approve: v{version_number} to Production"
-        )
+        changes = _outcome(kind, model_name, version_number, target_alias)
+        if kind == "promotion":
+            changes += _production_leaves(model_name, production_number, version_number)
+        label = {
+            "retirement": f"Approve: v{version_number} leaves Production",
+            "alias": f"Approve: @{target_alias} to v{version_number}",
+        }.get(kind, f"Approve: v{version_number} to Production")
+        return Confirmation(title=title, changes=changes, confirm_label=label)
     needs = []
     if required > after:
         still = required - after
@@ -71,24 +100,30 @@ def approve(
     needs += [
         f"{n} approval{'s' if n != 1 else ''} from {group}" for group, n in sorted(still_missing.items())
     ]
+    unchanged = _unchanged(kind, version_number, production_number, target_alias)
     changes = [
         f"Your approval is recorded ({after} of {required}).",
-        f"v{version_number} stays in Staging; it still needs {' and '.join(needs)}.",
-        "Production is unchanged" + (f" (v{production_number})." if production_number else " (none)."),
+        unchanged[0].rstrip(".") + f"; it still needs {' and '.join(needs)}.",
+        *unchanged[1:],
     ]
     return Confirmation(title=title, changes=changes, confirm_label="Approve", applies=False)
 
 
 def reject(
-    *, model_name: str, request_pk: int, version_number: int, production_number: int | None
+    *,
+    model_name: str,
+    request_pk: int,
+    version_number: int,
+    production_number: int | None,
+    kind: str = "promotion",
+    target_alias: str = "",
 ) -> Confirmation:
     """Rejecting request ``request_pk``: one rejection closes it; nothing moves."""
     return Confirmation(
         title=f"Reject request #{request_pk} ({model_name} v{version_number})?",
         changes=[
             f"Request #{request_pk} is closed as rejected.",
-            f"v{version_number} stays in Staging.",
-            "Production is unchanged" + (f" (v{production_number})." if production_number else " (none)."),
+            *_unchanged(kind, version_number, production_number, target_alias),
         ],
         confirm_label=f"Reject request #{request_pk}",
         applies=False,

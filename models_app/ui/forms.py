@@ -32,6 +32,18 @@ class TransitionForm(forms.Form):
     )
 
 
+class RetireForm(forms.Form):
+    """Request the Production version's retirement: a reason, then an explicit confirmation."""
+
+    comment = forms.CharField(
+        max_length=_COMMENT_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Reason",
+        error_messages={"required": "A reason is required to retire the Production version."},
+    )
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
 class RollbackForm(forms.Form):
     """Roll Production back to this version: the reason is mandatory."""
 

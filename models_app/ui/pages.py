@@ -110,7 +110,9 @@ def registeredmodel_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 def _version_actions(user, version, requests) -> dict:
     """Which action forms to show the viewer: the rules the services apply on POST, asked in advance."""
-    has_pending = {Stage(r.target_stage) for r in requests if r.status == RequestStatus.PENDING}
+    has_pending = {
+        Stage(r.target_stage) for r in requests if r.status == RequestStatus.PENDING and not r.target_alias
+    }
     targets = [
         target
         for target in (Stage.STAGING, Stage.NONE, Stage.ARCHIVED)
@@ -135,8 +137,14 @@ def _version_actions(user, version, requests) -> dict:
         and rules.hold_placeable(target=f"v{version.version}", version=version, active_hold=own_hold) is None,
         "can_release": rules.may_hold(user) is None and own_hold is not None,
         "transition_targets": targets,
-        "can_request": rules.may_request(
+        "can_request": version.stage != Stage.PRODUCTION
+        and rules.may_request(
             user, version=version, target=Stage.PRODUCTION, has_pending=Stage.PRODUCTION in has_pending
+        )
+        is None,
+        "can_retire": version.stage == Stage.PRODUCTION
+        and rules.may_request(
+            user, version=version, target=Stage.ARCHIVED, has_pending=Stage.ARCHIVED in has_pending
         )
         is None,
         "can_rollback": may_roll_back,

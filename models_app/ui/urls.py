@@ -24,6 +24,11 @@ urlpatterns = [
         name="modelversion-request",
     ),
     path(
+        "models/<str:name>/versions/<int:number>/retire/",
+        actions.modelversion_retire,
+        name="modelversion-retire",
+    ),
+    path(
         "models/<str:name>/versions/<int:number>/rollback/",
         actions.modelversion_rollback,
         name="modelversion-rollback",

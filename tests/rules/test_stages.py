@@ -32,7 +32,6 @@ PUBLISHER_MOVES = {
 REVIEWER_MOVES = {
     (Stage.NONE, Stage.ARCHIVED),
     (Stage.STAGING, Stage.ARCHIVED),
-    (Stage.PRODUCTION, Stage.ARCHIVED),
 }
 MAY_PUBLISH = {"publisher", "superuser"}
 MAY_ARCHIVE = {"reviewer", "superuser"}
@@ -60,7 +59,17 @@ def test_nobody_else_takes_part_in_stage_changes(persona, registered_model, name
 @pytest.mark.parametrize(("current", "target"), PAIRS, ids=[f"{a}->{b}" for a, b in PAIRS])
 def test_may_move_follows_the_table_for_every_role(persona, registered_model, current, target, name):
     refusal = rules.may_move(persona(name), version=version(registered_model, stage=current), target=target)
-    if (current, target) == (Stage.ARCHIVED, Stage.PRODUCTION):
+    if current == Stage.PRODUCTION:
+        # Nothing leaves Production by a direct move, whoever asks: its retirement is requested.
+        assert_refused(
+            refusal,
+            ApprovalRequired,
+            "approval_required",
+            "v1 of 'fraud-detector' is in Production; moving it out needs an approved request",
+            '{"model": "fraud-detector", "version": 1, "to": "archived", "comment": "<reason>"}',
+            field="stage",
+        )
+    elif (current, target) == (Stage.ARCHIVED, Stage.PRODUCTION):
         assert_refused(refusal, RollbackRequired, "rollback_required", "only through a rollback")
     elif (current, target) == (Stage.STAGING, Stage.PRODUCTION):
         assert_refused(

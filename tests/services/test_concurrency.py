@@ -11,7 +11,7 @@ from models_app.choices import Stage
 from models_app.ledger import verify_chain
 from models_app.models import LedgerEntry, ModelVersion, TransitionRequest
 from models_app.storage.artifacts import IncomingFile
-from tests.conftest import register
+from tests.conftest import promote, register
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -91,4 +91,34 @@ def test_two_reviewers_promoting_two_versions_at_once_leave_one_production(
         )
         assert last.to_stage == version.stage
     assert sorted(ModelVersion.objects.values_list("stage", flat=True)) == [Stage.ARCHIVED, Stage.PRODUCTION]
+    assert verify_chain().ok
+
+
+def test_a_retirement_and_a_promotion_approved_at_once_leave_a_consistent_model(
+    registered_model, publisher, reviewer, reviewer2
+):
+    """Whichever lands first, the other sees it under the model's lock: the promotion supersedes the
+    retired version (or closes its retirement), and the model never has two Production versions."""
+    live = register(registered_model, publisher)
+    promote(live, publisher, reviewer)
+    candidate = register(registered_model, publisher)
+    services.version_transition(version=candidate, to="staging", actor=publisher)
+    promotion = services.transition_request_create(version=candidate, to="production", actor=publisher)
+    retirement = services.transition_request_create(
+        version=live, to="archived", actor=publisher, comment="Old."
+    )
+
+    errors = run_in_threads(
+        [
+            lambda: services.transition_request_approve(transition_request=promotion, actor=reviewer),
+            lambda: services.transition_request_approve(transition_request=retirement, actor=reviewer2),
+        ]
+    )
+    # The retirement either applied first or finds itself decided already (closed by the promotion).
+    assert all(getattr(e, "code", None) == "already_decided" for e in errors), errors
+    live.refresh_from_db()
+    candidate.refresh_from_db()
+    assert (live.stage, candidate.stage) == (Stage.ARCHIVED, Stage.PRODUCTION)
+    assert ModelVersion.objects.filter(registered_model=registered_model, stage=Stage.PRODUCTION).count() == 1
+    assert not TransitionRequest.objects.filter(status="pending").exists()
     assert verify_chain().ok

@@ -97,7 +97,12 @@ def test_only_ready_versions_move(registered_model, publisher):
 
 def test_an_archived_version_returns_to_production_only_by_rollback(v1, publisher, reviewer):
     promote(v1, publisher, reviewer)
-    services.version_transition(version=v1, to="archived", actor=reviewer)
+    retire = services.transition_request_create(
+        version=v1, to="archived", actor=publisher, comment="replaced by a rules engine"
+    )
+    services.transition_request_approve(transition_request=retire, actor=reviewer)
+    v1.refresh_from_db()
+    assert v1.stage == Stage.ARCHIVED
     with nothing_written(), pytest.raises(RollbackRequired):
         services.version_transition(version=v1, to="production", actor=reviewer)
 

@@ -10,7 +10,13 @@ from django.urls import reverse
 
 from models_app import policies, services
 from models_app.choices import LedgerKind, RequestStatus, Stage
-from models_app.exceptions import FreezeWindowActive, InvalidInput, NotAllowed, PolicyGateFailed
+from models_app.exceptions import (
+    ApprovalRequired,
+    FreezeWindowActive,
+    InvalidInput,
+    NotAllowed,
+    PolicyGateFailed,
+)
 from models_app.ledger import verify_chain
 from models_app.models import LedgerEntry, PromotionPolicy
 from tests.conftest import make_user, nothing_written, promote, register
@@ -174,8 +180,12 @@ def test_a_freeze_window_refuses_promotion_but_not_rollback(
     with nothing_written(), pytest.raises(FreezeWindowActive) as exc:
         services.transition_request_approve(transition_request=req, actor=reviewer)
     assert exc.value.code == "freeze_window" and "quarter close" in str(exc.value)
-    with nothing_written(), pytest.raises(FreezeWindowActive):
+    # Leaving Production is requested too, and a freeze holds its approval back like a promotion's.
+    with nothing_written(), pytest.raises(ApprovalRequired):
         services.version_transition(version=v2, to="archived", actor=reviewer)
+    retire = services.transition_request_create(version=v2, to="archived", actor=publisher, comment="retire")
+    with nothing_written(), pytest.raises(FreezeWindowActive):
+        services.transition_request_approve(transition_request=retire, actor=reviewer)
     # Moves that do not touch Production go on.
     services.version_transition(version=v3, to="none", actor=publisher)
     services.version_rollback(

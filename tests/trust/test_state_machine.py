@@ -114,6 +114,32 @@ def make_machine(registered_model, people, seen_kinds: set):
                     actor=people[who],
                 )
 
+        @rule(v=index, who=st.sampled_from(["publisher", "reviewer", "publisher2"]), reason=st.booleans())
+        def retire(self, v, who, reason):
+            versions = self.versions()
+            version = pick(self.likely([x for x in versions if x.stage == Stage.PRODUCTION], versions), v)
+            if version is not None:
+                self.attempt(
+                    "retire",
+                    services.transition_request_create,
+                    version=version,
+                    to="archived",
+                    actor=people[who],
+                    comment="drifted" if reason else "",
+                )
+
+        @rule(v=index, name=st.sampled_from(ALIASES), who=st.sampled_from(["publisher", "reviewer"]))
+        def request_alias(self, v, name, who):
+            version = pick(self.versions(), v)
+            if version is not None:
+                self.attempt(
+                    "request_alias",
+                    services.transition_request_create,
+                    version=version,
+                    to=f"@{name}",
+                    actor=people[who],
+                )
+
         @rule(r=index, who=st.sampled_from(["reviewer", "reviewer2", "gov_reviewer", "publisher"]))
         def approve(self, r, who):
             reqs = self.requests()
@@ -194,8 +220,13 @@ def make_machine(registered_model, people, seen_kinds: set):
                     reason="incident",
                 )
 
-        @rule(approvals=st.integers(1, 2), gate=st.booleans(), governance=st.booleans())
-        def policy(self, approvals, gate, governance):
+        @rule(
+            approvals=st.integers(1, 2),
+            gate=st.booleans(),
+            governance=st.booleans(),
+            protect=st.sampled_from([(), ("champion",), ALIASES]),
+        )
+        def policy(self, approvals, gate, governance, protect):
             self.attempt(
                 "policy",
                 services.promotion_policy_set,
@@ -204,6 +235,7 @@ def make_machine(registered_model, people, seen_kinds: set):
                 required_approvals=approvals,
                 metric_gates=[{"metric": "accuracy", "op": ">=", "value": 0.9}] if gate else [],
                 group_approvals={"Governance": 1} if governance else {},
+                protected_aliases=list(protect),
             )
 
         # -- invariants (one method, so each step costs a handful of queries) ---------------------------
@@ -230,22 +262,29 @@ def make_machine(registered_model, people, seen_kinds: set):
             # Each version's stage is what its newest stage-change ledger row says.
             for v in versions:
                 assert v.stage == (v.ledger_stage or Stage.NONE), (v.version, v.stage, v.ledger_stage)
-            # Pending requests wait on Staging versions; approved ones have their ledger row.
+            # Pending promotions wait on Staging versions, pending retirements on the Production version
+            # (alias requests on any version); approved ones have their ledger row.
             stage_of = {v.pk: v.stage for v in versions}
+            waits_in = {Stage.PRODUCTION: Stage.STAGING, Stage.ARCHIVED: Stage.PRODUCTION}
             for req in TransitionRequest.objects.filter(version__registered_model=self.model):
-                if req.status == RequestStatus.PENDING:
-                    assert stage_of[req.version_id] == Stage.STAGING
+                if req.status == RequestStatus.PENDING and not req.target_alias:
+                    assert stage_of[req.version_id] == waits_in[req.target_stage], (req, stage_of)
             approved = set(
                 TransitionRequest.objects.filter(
                     version__registered_model=self.model, status=RequestStatus.APPROVED
                 ).values_list("pk", flat=True)
             )
             recorded = set(
-                LedgerEntry.objects.filter(registered_model=self.model, kind=LedgerKind.APPROVED).values_list(
-                    "transition_request_id", flat=True
-                )
+                LedgerEntry.objects.filter(
+                    registered_model=self.model,
+                    transition_request__isnull=False,
+                    kind__in=[LedgerKind.APPROVED, LedgerKind.ALIAS_SET],
+                ).values_list("transition_request_id", flat=True)
             )
             assert approved == recorded
+            # Nothing left Production but by an approved retirement, a superseding promotion or a rollback.
+            for row in LedgerEntry.objects.filter(registered_model=self.model, from_stage=Stage.PRODUCTION):
+                assert row.kind in (LedgerKind.APPROVED, LedgerKind.AUTOMATIC), row
             # Aliases are what the alias rows of the ledger say.
             replayed: dict[str, int] = {}
             for kind, alias, number in (

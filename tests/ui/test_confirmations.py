@@ -151,3 +151,52 @@ def test_the_presenter_says_when_a_model_had_no_production_version():
         reviewer_groups={"Risk"},
     )
     assert own.applies and own.summary == "v2 enters Production; v1 is archived."
+
+
+def test_approving_a_retirement_says_the_model_is_left_without_production():
+    applied = confirmations.approve(
+        model_name="fraud-detector",
+        request_pk=7,
+        version_number=2,
+        production_number=2,
+        approvals=1,
+        required=2,
+        kind="retirement",
+    )
+    assert applied.changes == [
+        "v2 leaves Production and is archived.",
+        "fraud-detector will have no Production version.",
+    ]
+    pending = confirmations.approve(
+        model_name="fraud-detector",
+        request_pk=7,
+        version_number=2,
+        production_number=2,
+        approvals=0,
+        required=2,
+        kind="retirement",
+    )
+    assert pending.changes[1] == "v2 stays in Production; it still needs 1 more approval."
+
+
+def test_deciding_an_alias_request_names_the_alias():
+    applied = confirmations.approve(
+        model_name="fraud-detector",
+        request_pk=8,
+        version_number=3,
+        production_number=2,
+        approvals=0,
+        required=1,
+        kind="alias",
+        target_alias="champion",
+    )
+    assert applied.changes == ["@champion points at v3."]
+    rejected = confirmations.reject(
+        model_name="fraud-detector",
+        request_pk=8,
+        version_number=3,
+        production_number=2,
+        kind="alias",
+        target_alias="champion",
+    )
+    assert rejected.changes == ["Request #8 is closed as rejected.", "@champion is unchanged."]

@@ -26,7 +26,7 @@ def story(registered_model, publisher, reviewer):
 # -- events feed ------------------------------------------------------------------------------------
 
 
-def test_the_feed_pages_through_events_in_order_with_a_cursor(story, reviewer):
+def test_the_feed_pages_through_events_in_order_with_a_cursor(story, reviewer, reviewer2):
     client = token_client(reviewer)
     expected = [str(e.id) for e in Event.objects.order_by("sequence")]
     seen, cursor = [], "0"
@@ -40,10 +40,14 @@ def test_the_feed_pages_through_events_in_order_with_a_cursor(story, reviewer):
     body = client.get("/api/v1/events/", {"after": cursor}).json()
     assert body == {"results": [], "next_cursor": cursor, "has_more": False}
 
-    services.version_transition(version=story, to="archived", actor=reviewer)
+    # The Production version leaves it by an approved retirement request.
+    retire = services.transition_request_create(version=story, to="archived", actor=reviewer, comment="old")
+    services.transition_request_approve(transition_request=retire, actor=reviewer2)
     body = client.get("/api/v1/events/", {"after": cursor}).json()
-    assert [(e["type"], e["data"]["to_stage"]) for e in body["results"]] == [
-        (EventType.STAGE_CHANGED, "archived")
+    assert [(e["type"], e["data"].get("to_stage")) for e in body["results"]] == [
+        (EventType.TRANSITION_REQUESTED, None),
+        (EventType.TRANSITION_APPROVED, None),
+        (EventType.STAGE_CHANGED, "archived"),
     ]
     first = client.get("/api/v1/events/", {"after": "0", "limit": 1}).json()["results"][0]
     assert set(first) == {

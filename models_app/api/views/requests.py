@@ -20,7 +20,13 @@ from models_app.filters import (
 @extend_schema_view(
     get=extend_schema(summary="List transition requests", tags=["transition requests"]),
     post=extend_schema(
-        summary="Request a promotion (to Production)",
+        summary="Request a change that needs approval",
+        description=(
+            '`"to": "production"` promotes a version from Staging (metric gates apply). `"to": "archived"` '
+            "retires the Production version (a reason in `comment` is required; the model then has no "
+            'Production version). `"to": "@champion"` points a protected alias at the version (metric '
+            "gates apply). Each is applied when the model's approvals are met, never during a freeze window."
+        ),
         tags=["transition requests"],
         request=s.TransitionRequestCreateInputSerializer,
         responses={201: s.TransitionRequestSerializer, **error_responses(409)},
@@ -80,8 +86,9 @@ def _decision_schema(summary: str, description: str):
 
 @_decision_schema(
     "Approve a request",
-    "A reviewer other than the requester approves; with enough approvals the move is applied "
-    "(the previous Production version is archived). The requester gets 403 `self_approval_forbidden`.",
+    "A reviewer other than the requester approves; with enough approvals the change is applied "
+    "(a promotion archives the previous Production version; a retirement archives the Production version; "
+    "an alias request moves the alias). The requester gets 403 `self_approval_forbidden`.",
 )
 class TransitionRequestApproveView(_DecisionView):
     @staticmethod

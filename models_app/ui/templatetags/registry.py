@@ -65,6 +65,16 @@ def stage_badge(stage) -> str:
 
 
 @register.simple_tag
+def request_target(req) -> str:
+    """What a request asks for: a protected alias, the retirement of the Production version, or a stage."""
+    if req.target_alias:
+        return format_html('<span class="tag tag--alias">@{}</span>', req.target_alias)
+    if req.target_stage == Stage.ARCHIVED:
+        return format_html('{} <span class="muted">(retirement)</span>', stage_badge(req.target_stage))
+    return stage_badge(req.target_stage)
+
+
+@register.simple_tag
 def status_badge(status) -> str:
     """A version or request status; 'ready' is the normal case and stays quiet."""
     labels = {**dict(VersionStatus.choices), **dict(RequestStatus.choices)}

@@ -18,7 +18,6 @@ from datetime import datetime
 from models_app import roles
 from models_app.choices import RequestStatus, Stage, VersionStatus
 from models_app.exceptions import (
-    AccountDeactivated,
     AlreadyHeld,
     AlreadyVoted,
     ApprovalRequired,
@@ -29,7 +28,6 @@ from models_app.exceptions import (
     NeverInProduction,
     NotAllowed,
     NotHeld,
-    PasswordSignInOff,
     PolicyGateFailed,
     PurgeProtected,
     RegistryError,
@@ -42,6 +40,13 @@ from models_app.exceptions import (
     VersionPurged,
 )
 from models_app.lifecycle import REQUIRES_APPROVAL, REVIEWER_TARGETS, ROLLBACK_MOVES, is_allowed
+from models_app.rules.accounts import PASSWORD_SIGN_IN_OFF_MESSAGE as PASSWORD_SIGN_IN_OFF_MESSAGE
+from models_app.rules.accounts import may_deactivate_user as may_deactivate_user
+from models_app.rules.accounts import may_sign_in as may_sign_in
+from models_app.rules.accounts import may_sign_in_with_password as may_sign_in_with_password
+from models_app.rules.accounts import may_track as may_track
+from models_app.rules.accounts import may_write_logged_model as may_write_logged_model
+from models_app.rules.accounts import may_write_run as may_write_run
 
 Refusal = RegistryError | None
 
@@ -80,42 +85,6 @@ def may_use_registry(user) -> Refusal:
     return NotAllowed(NO_ROLE_MESSAGE)
 
 
-# -- signing in ------------------------------------------------------------------------------------------
-
-PASSWORD_SIGN_IN_OFF_MESSAGE = (
-    "Password sign-in is turned off for this registry: sign in through the identity provider. "
-    "Only the break-glass administrator signs in with a password."
-)
-
-
-def may_sign_in_with_password(user, *, username: str, password_login: bool, break_glass_user: str) -> Refusal:
-    """Password sign-in is open to everyone unless REGISTRY_PASSWORD_LOGIN is off; then only to the
-    break-glass user named by REGISTRY_BREAK_GLASS_USER, and only while that account is an active
-    superuser. ``user`` is the account called ``username`` (None when there is none); the message
-    is the same whatever the reason, so it tells nobody which accounts exist."""
-    if password_login:
-        return None
-    if (
-        break_glass_user
-        and username == break_glass_user
-        and user is not None
-        and user.is_active
-        and user.is_superuser
-    ):
-        return None
-    return PasswordSignInOff(PASSWORD_SIGN_IN_OFF_MESSAGE, field="username")
-
-
-def may_sign_in(user) -> Refusal:
-    """Through the identity provider: a registry account that was deactivated stays out."""
-    if user.is_active:
-        return None
-    return AccountDeactivated(
-        "This registry account is deactivated; signing in through the identity provider does not "
-        "reactivate it. Ask Governance."
-    )
-
-
 # -- models -----------------------------------------------------------------------------------------------
 
 
@@ -138,6 +107,16 @@ def may_govern(user) -> Refusal:
     if roles.can_govern_model(user):
         return None
     return NotAllowed("Only Governance can change a model's team, required approvals or promotion policy.")
+
+
+def may_read_policy(user, *, registered_model) -> Refusal:
+    """A model's policy document is read by its team's members and by Governance."""
+    if roles.can_govern_model(user) or roles.is_team_member(user, registered_model.team_id):
+        return None
+    return NotAllowed(
+        f"Only members of team '{registered_model.team.name}' or Governance can read the policy of "
+        f"'{registered_model.name}'."
+    )
 
 
 # -- versions ---------------------------------------------------------------------------------------------
@@ -191,13 +170,16 @@ def may_change_stages(user, *, registered_model) -> Refusal:
 def may_move(user, *, version, target: Stage) -> Refusal:
     """A direct move (no approval): where the transition table allows it, by the right role.
 
-    Production needs a request (ApprovalRequired), archived -> production a rollback; moves to Archived
-    are the Reviewers', the others the team's publishers'. Freeze windows are ``not_frozen``'s.
+    Production needs a request (ApprovalRequired), and so does leaving it (``retirement_needs_request``);
+    archived -> production needs a rollback; moves to Archived are the Reviewers', the others the team's
+    publishers'. Freeze windows are ``not_frozen``'s.
     """
     current = Stage(version.stage)
     model = version.registered_model
     if refusal := version_usable(version, to="change stage"):
         return refusal
+    if current == Stage.PRODUCTION:
+        return retirement_needs_request(version=version)
     if (current, target) in ROLLBACK_MOVES:
         return RollbackRequired()
     if target in REQUIRES_APPROVAL and current == Stage.STAGING:
@@ -254,9 +236,10 @@ def may_roll_back(user, *, version=None, ever_in_production: bool = True) -> Ref
 # -- transition requests ----------------------------------------------------------------------------------
 
 
-def needs_request(target: Stage) -> Refusal:
-    """Only moves that need approval are requested; the others are made directly."""
-    if target in REQUIRES_APPROVAL:
+def needs_request(target: Stage, *, current: Stage | None = None) -> Refusal:
+    """Only moves that need approval are requested (into Production, and out of it); the others are made
+    directly."""
+    if target in REQUIRES_APPROVAL or current == Stage.PRODUCTION:
         return None
     return InvalidInput(
         f"Moving to '{target}' needs no approval; make the move directly instead.", field="to"
@@ -264,11 +247,15 @@ def needs_request(target: Stage) -> Refusal:
 
 
 def may_request(user, *, version, target: Stage, has_pending: bool) -> Refusal:
-    """The team's publishers request a move that needs approval for a ready version, one at a time."""
+    """A move that needs approval is requested for a ready version, one at a time: a promotion by the
+    team's publishers, a retirement of the Production version by them or a Reviewer."""
     current = Stage(version.stage)
+    model = version.registered_model
     return first(
-        needs_request(target),
-        may_request_for(user, registered_model=version.registered_model),
+        needs_request(target, current=current),
+        may_request_retirement(user, registered_model=model)
+        if current == Stage.PRODUCTION
+        else may_request_for(user, registered_model=model),
         version_usable(version, to="change stage"),
         None if is_allowed(current, target) else InvalidTransition(current=current, target=target),
         DuplicatePendingRequest(
@@ -282,6 +269,83 @@ def may_request(user, *, version, target: Stage, has_pending: bool) -> Refusal:
 def may_request_for(user, *, registered_model) -> Refusal:
     """Whether the user may request promotions of this model's versions at all."""
     return _team_publishers(user, registered_model, to="request promotions of")
+
+
+def may_request_retirement(user, *, registered_model) -> Refusal:
+    """The team's publishers and Reviewers (who archived versions before) request a Production version's
+    retirement; other Reviewers decide it."""
+    return _team_publishers(user, registered_model, to="request the retirement of", or_reviewers=True)
+
+
+def retirement_needs_request(*, version) -> Refusal:
+    """The Production version never leaves Production by a direct move: its retirement is requested, with
+    a reason, and applied on approval. (Promoting another version or a rollback supersede it as before.)"""
+    model = version.registered_model
+    return ApprovalRequired(
+        f"v{version.version} of '{model.name}' is in Production; moving it out needs an approved request, "
+        f"so nothing was changed: request it with POST /api/v1/transition-requests/ "
+        f'{{"model": "{model.name}", "version": {version.version}, "to": "archived", "comment": "<reason>"}}, '
+        "or promote another version to replace it.",
+        field="stage",
+    )
+
+
+def _alias_how(model, alias: str, version_number: int | None) -> str:
+    number = version_number if version_number is not None else "<version>"
+    return (
+        f'POST /api/v1/transition-requests/ {{"model": "{model.name}", "version": {number}, '
+        f'"to": "@{alias}", "comment": "<why>"}}'
+    )
+
+
+def alias_unprotected(
+    policy, *, registered_model, alias: str, version_number: int | None = None, removing: bool = False
+) -> Refusal:
+    """An alias the model's policy protects is never set, moved or removed directly: pointing it at a
+    version is requested and applied on approval; removing it needs Governance to unprotect it first."""
+    if alias not in policy.protected_aliases:
+        return None
+    model = registered_model
+    if removing:
+        return ApprovalRequired(
+            f"'@{alias}' of '{model.name}' is a protected alias, so nothing was changed: it is never removed "
+            f"directly. Point it at another version with {_alias_how(model, alias, None)}, or Governance "
+            f"takes it off the protected aliases (PUT /api/v1/models/{model.name}/policy/) first.",
+            field="alias",
+        )
+    return ApprovalRequired(
+        f"'@{alias}' of '{model.name}' is a protected alias; moving it needs an approved request, so "
+        f"nothing was changed: request it with {_alias_how(model, alias, version_number)}.",
+        field="alias",
+    )
+
+
+def may_request_alias(
+    user, *, version, alias: str, policy, has_pending: bool, points_at: int | None = None
+) -> Refusal:
+    """The team's publishers and Reviewers request a protected alias be pointed at a ready version (an
+    unprotected one is set directly, compare-and-set), one pending request per alias and version, and
+    not at the version it points at already (``points_at``)."""
+    model = version.registered_model
+    return first(
+        may_move_alias(user, registered_model=model),
+        None
+        if alias in policy.protected_aliases
+        else InvalidInput(
+            f"'@{alias}' is not a protected alias of '{model.name}'; set it directly with "
+            f"PUT /api/v1/models/{model.name}/aliases/{alias}/.",
+            field="to",
+        ),
+        version_usable(version, to="carry an alias"),
+        DuplicatePendingRequest(
+            f"v{version.version} already has a pending request to carry '@{alias}'.", field="version"
+        )
+        if has_pending
+        else None,
+        InvalidInput(f"'@{alias}' already points at v{version.version}.", field="version")
+        if points_at == version.version
+        else None,
+    )
 
 
 def gates_pass(policy, *, registered_model, version) -> Refusal:
@@ -299,13 +363,19 @@ def gates_pass(policy, *, registered_model, version) -> Refusal:
 
 
 def request_applicable(*, transition_request, version) -> Refusal:
-    """An approved request is applied only while its version is still in Staging, where it was requested."""
+    """An approved request is applied only while its version is still where it was requested: in Staging
+    for a promotion, in Production for a retirement; an alias request while the version is usable."""
+    if transition_request.target_alias:
+        return version_usable(version, to="carry an alias")
     current = Stage(version.stage)
-    if current != Stage.STAGING:
-        return StaleState(
-            f"v{version.version} is in {current} now, no longer in Staging; the request cannot be applied."
-        )
     target = Stage(transition_request.target_stage)
+    # Where the request was made: a retirement (to Archived) from Production, anything else from Staging.
+    expected = Stage.PRODUCTION if target == Stage.ARCHIVED else Stage.STAGING
+    if current != expected:
+        return StaleState(
+            f"v{version.version} is in {current} now, no longer in {expected.label}; "
+            "the request cannot be applied."
+        )
     if not is_allowed(current, target):
         return InvalidTransition(current=current, target=target)
     return None
@@ -366,20 +436,6 @@ def promotion_needs_request(*, version) -> Refusal:
     )
 
 
-# -- users -----------------------------------------------------------------------------------------------
-
-
-def may_deactivate_user(actor, *, user) -> Refusal:
-    """Governance deactivates users (never themselves); only a superuser deactivates a superuser."""
-    if not (actor.is_active and actor.has_perm("auth.change_user")):
-        return NotAllowed("Only Governance can deactivate users.")
-    if user.pk == actor.pk:
-        return NotAllowed("You cannot deactivate your own account.")
-    if user.is_superuser and not actor.is_superuser:
-        return NotAllowed("Only a superuser can deactivate a superuser.")
-    return None
-
-
 # -- what never happens to models and versions ------------------------------------------------------------
 
 
@@ -416,30 +472,6 @@ def sole_team(user, *, teams: list, field: str = "tags.team") -> Refusal:
         f"You belong to several teams ({names}): name the new model's owning team with the 'team' tag.",
         field=field,
     )
-
-
-# -- tracking: experiments, runs and logged models (drafts) ------------------------------------------------
-
-
-def may_track(user) -> Refusal:
-    """Publishers create experiments, runs and logged models; every registry user may read them."""
-    if user and user.is_active and user.has_perm(roles.PUBLISH_PERM):
-        return None
-    return NotAllowed("Only Publishers can create experiments, runs and logged models.")
-
-
-def may_write_run(user, *, run) -> Refusal:
-    """A run's parameters, metrics, tags and files are written by whoever started it."""
-    if user.is_active and (run.created_by_id == user.pk or user.is_superuser):
-        return None
-    return NotAllowed(f"Only the user who started run {run.id} can log to it.")
-
-
-def may_write_logged_model(user, *, logged_model) -> Refusal:
-    """A logged model's files, status and tags are written by whoever logged it."""
-    if user.is_active and (logged_model.created_by_id == user.pk or user.is_superuser):
-        return None
-    return NotAllowed(f"Only the user who logged model {logged_model.id} can change it.")
 
 
 # -- retention, purges and legal holds ---------------------------------------------------------------
