@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from axes.backends import AxesStandaloneBackend
 from csp.middleware import CSPMiddleware, PolicyParts
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponse
+
+from models_app.api.fallback_errors import api_error, is_api_path
 
 # Swagger UI and ReDoc (served offline from drf-spectacular-sidecar) initialise from inline scripts,
 # style themselves inline, draw icons from data: URIs, and ReDoc runs a blob: worker. Only these
@@ -64,12 +66,57 @@ class RejectControlCharactersMiddleware:
             bad = "The query string contains a NUL character."
         if bad is None:
             return self.get_response(request)
-        if request.path.startswith(("/api/2.0/", "/api/3.0/")):
-            # The MLflow protocol's paths answer in its error shape, which its client reads.
-            return JsonResponse({"error_code": "INVALID_PARAMETER_VALUE", "message": bad}, status=400)
-        if request.path.startswith("/api/"):
-            return JsonResponse(
-                {"type": "client_error", "errors": [{"code": "invalid_url", "detail": bad, "attr": None}]},
-                status=400,
+        return _refusal(request, 400, "invalid_url", bad)
+
+
+def _refusal(request, status: int, code: str, message: str) -> HttpResponse:
+    """A refusal at the door, in the error shape of the path (API, MLflow protocol, or plain text)."""
+    if is_api_path(request.path):
+        return api_error(request.path, status, code, message)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+# Header limits the application enforces itself, so that the answer has the API's error shape; gunicorn's
+# own (``limit_request_field_size`` and friends in gunicorn_conf) are set above these and only catch
+# what is far beyond them.
+MAX_HEADER_BYTES = 8190
+MAX_HEADERS_TOTAL_BYTES = 32 * 1024
+# The one path where a chunked body is read (de-chunked) rather than refused: the MLflow client sends
+# empty artifact files that way.
+CHUNKED_BODY_PATHS = ("/api/2.0/mlflow-artifacts/artifacts/",)
+
+
+class RequestFramingMiddleware:
+    """431 for oversized request headers, and 411 for a chunked request body, before anything reads it.
+
+    Django reads a body without Content-Length as empty: a chunked PATCH would answer 200 and change
+    nothing. Bodies must declare their length; the MLflow artifact upload path (``CHUNKED_BODY_PATHS``)
+    reads chunked bodies itself, within the upload limit. A 411 closes the connection, since the unread
+    body would otherwise be taken for the next request.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        headers = [(k, v) for k, v in request.META.items() if k.startswith("HTTP_") and isinstance(v, str)]
+        sizes = [len(k) + len(v) for k, v in headers]
+        if sizes and (max(sizes) > MAX_HEADER_BYTES or sum(sizes) > MAX_HEADERS_TOTAL_BYTES):
+            return _refusal(
+                request,
+                431,
+                "headers_too_large",
+                f"Request headers are too large (at most {MAX_HEADER_BYTES} bytes each, "
+                f"{MAX_HEADERS_TOTAL_BYTES} in all).",
             )
-        return HttpResponseBadRequest(bad, content_type="text/plain; charset=utf-8")
+        chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not request.path.startswith(CHUNKED_BODY_PATHS):
+            response = _refusal(
+                request,
+                411,
+                "length_required",
+                "Send the body with a Content-Length header; chunked request bodies are not accepted here.",
+            )
+            response["Connection"] = "close"
+            return response
+        return self.get_response(request)
