@@ -121,17 +121,6 @@ def check_json_value(value: Any, *, field: str, root: str | None = None) -> Any:
     return value
 
 
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number the registry accepts; send a finite number")
-
-
-def _finite_float(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(f"{text[:40]} is out of range; send a finite number")
-    return number
-
-
 def _nesting_depth(text: str) -> int:
     """The deepest bracket nesting of ``text`` outside strings (a linear scan, no recursion)."""
     depth = deepest = 0
@@ -165,7 +154,8 @@ def loads_strict(raw: str | bytes, *, field: str, inner: str | None = None) -> A
     if _nesting_depth(raw) > MAX_JSON_DEPTH:
         raise InvalidInput(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.", field=field)
     try:
-        data = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+        # NaN, Infinity and 1e999 parse (as non-finite floats) so that the refusal below names their path.
+        data = json.loads(raw)
     except RecursionError:  # pragma: no cover - the depth scan refuses this first
         raise InvalidInput(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.", field=field) from None
     except ValueError as exc:

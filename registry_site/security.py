@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 from axes.backends import AxesStandaloneBackend
 from csp.middleware import CSPMiddleware, PolicyParts
+from django.conf import settings
 from django.http import HttpResponse
 
 from models_app.api.fallback_errors import api_error, is_api_path
@@ -120,3 +124,50 @@ class RequestFramingMiddleware:
             response["Connection"] = "close"
             return response
         return self.get_response(request)
+
+
+def _has_body(request) -> bool:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return length > 0 or "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+
+
+class BodySlotsMiddleware:
+    """Stalled uploads cannot take every thread: body slots per process, and a read timeout on bodies.
+
+    * A request with a body holds one of ``REGISTRY_BODY_SLOTS`` slots of this process while its view
+      runs; with none free it is answered 429 (``Retry-After``) at once. The threads beyond the slots
+      (``REGISTRY_WEB_THREADS`` minus the slots) only ever serve requests without a body: reads, probes.
+    * Under gunicorn, the connection's socket gets ``REGISTRY_BODY_READ_TIMEOUT`` seconds per read while
+      the body is received: a client that stops sending is a client abort, and its slot and thread are
+      free again. The timeout is lifted before the answer is sent, so slow downloads are not cut.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.slots = threading.BoundedSemaphore(settings.REGISTRY_BODY_SLOTS)
+
+    def __call__(self, request):
+        if not _has_body(request):
+            return self.get_response(request)
+        if not self.slots.acquire(blocking=False):
+            response = _refusal(
+                request,
+                429,
+                "too_many_uploads",
+                "This server is receiving as many request bodies as it takes at once; retry shortly.",
+            )
+            response["Retry-After"] = "5"
+            return response
+        sock = request.META.get("gunicorn.socket")
+        try:
+            if sock is not None and settings.REGISTRY_BODY_READ_TIMEOUT:
+                sock.settimeout(settings.REGISTRY_BODY_READ_TIMEOUT)
+            return self.get_response(request)
+        finally:
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.settimeout(None)
+            self.slots.release()

@@ -50,7 +50,11 @@ class StrictJSONParser(BaseParser):
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        raw = stream.read() if stream is not None else b""
+        try:
+            raw = stream.read() if stream is not None else b""
+        except OSError as exc:  # a reset, a read timeout (Django: UnreadablePostError)
+            client_aborted(parser_context["request"], "api_body")
+            raise ClientAborted() from exc
         try:
             return loads_strict(raw, field="")
         except InvalidInput as exc:
@@ -185,7 +189,7 @@ class _CompleteBodyStream:
     def read(self, size: int = -1) -> bytes:
         try:
             data = self._stream.read(size)
-        except (ConnectionError, TimeoutError) as exc:
+        except OSError as exc:  # a reset, a read timeout (Django: UnreadablePostError)
             raise ClientAborted() from exc
         self._read += len(data)
         if not data and size != 0 and self._read < self._declared:

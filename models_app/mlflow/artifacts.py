@@ -105,7 +105,7 @@ class _Limited:
     def read(self, size: int = -1) -> bytes:
         try:
             data = self._stream.read(size if size is not None and size >= 0 else CHUNK_SIZE)
-        except (ConnectionError, TimeoutError) as exc:
+        except OSError as exc:  # a reset, a read timeout (Django: UnreadablePostError)
             raise ClientAborted() from exc
         self._read += len(data)
         if not data and self._read < self._declared:
