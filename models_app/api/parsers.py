@@ -50,11 +50,15 @@ class StrictJSONParser(BaseParser):
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
+        # DRF streams the body past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check: held to it here.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
-            raw = stream.read() if stream is not None else b""
+            raw = stream.read(limit + 1 if limit is not None else -1) if stream is not None else b""
         except OSError as exc:  # a reset, a read timeout (Django: UnreadablePostError)
             client_aborted(parser_context["request"], "api_body")
             raise ClientAborted() from exc
+        if limit is not None and len(raw) > limit:
+            raise TooLarge(f"A JSON body may be at most {limit} bytes; nothing was changed.", field="body")
         try:
             return loads_strict(raw, field="")
         except InvalidInput as exc:
