@@ -208,7 +208,9 @@ FILE_UPLOAD_TEMP_DIR = env.str("REGISTRY_UPLOAD_TEMP_DIR", default=None)
 # with a body at once (the other threads stay for reads and probes), and a body read that waits longer
 # than REGISTRY_BODY_READ_TIMEOUT seconds is a client abort.
 REGISTRY_WEB_THREADS = env.int("REGISTRY_WEB_THREADS", default=32)
-REGISTRY_BODY_SLOTS = env.int("REGISTRY_BODY_SLOTS", default=max(1, REGISTRY_WEB_THREADS - 8))
+REGISTRY_BODY_SLOTS = env.int(
+    "REGISTRY_BODY_SLOTS", default=max(1, REGISTRY_WEB_THREADS - max(2, REGISTRY_WEB_THREADS // 4))
+)
 REGISTRY_BODY_READ_TIMEOUT = env.float("REGISTRY_BODY_READ_TIMEOUT", default=30.0)
 
 # Direct-to-bucket transfers (S3 only). Downloads answer 302 to a presigned URL when this is on;
