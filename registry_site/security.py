@@ -121,7 +121,10 @@ class RequestFramingMiddleware:
                 "length_required",
                 "Send the body with a Content-Length header; chunked request bodies are not accepted here.",
             )
-            response["Connection"] = "close"
+            if "gunicorn.socket" in request.META:
+                # gunicorn honours it; wsgiref (the development server) forbids hop-by-hop headers
+                # from the application and closes by itself an answer without Content-Length.
+                response["Connection"] = "close"
             return response
         return self.get_response(request)
 

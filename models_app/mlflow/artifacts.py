@@ -172,8 +172,9 @@ def _body(request):
     if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
         if request.META.get("wsgi.input_terminated"):
             return _Limited(request.META["wsgi.input"], limit)
-        # Django's development server hands the application a zero-length view of the connection.
-        raw = getattr(request.META.get("wsgi.input"), "stream", None)
+        # Django's development server hands the application a zero-length LimitedStream over the
+        # connection (no Content-Length); the connection itself is the object its read method is bound to.
+        raw = getattr(getattr(request.META.get("wsgi.input"), "_read", None), "__self__", None)
         if raw is None or not hasattr(raw, "readline"):
             raise InvalidInput("Send the file with a Content-Length header.", field="Content-Length")
         return _Limited(_Dechunked(raw), limit)
