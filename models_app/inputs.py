@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.forms.fields import InvalidJSONInput, JSONString
 
 from models_app.exceptions import InvalidInput
 
@@ -177,3 +178,26 @@ class AsciiIntegerField(forms.IntegerField):
         if not is_ascii_int(text.removeprefix("-")):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return int(text)
+
+
+class StrictJSONFormField(forms.JSONField):
+    """A form's JSON field read by ``loads_strict``: deep nesting, NaN, NUL and lone surrogates are a form
+    error (Django's own field lets a RecursionError through, and stores what PostgreSQL then refuses)."""
+
+    def to_python(self, value):
+        if self.disabled or not isinstance(value, str) or value in self.empty_values:
+            return super().to_python(value)
+        try:
+            converted = loads_strict(value, field="")
+        except InvalidInput as exc:
+            where = f" (at {exc.field})" if exc.field else ""
+            raise forms.ValidationError(f"{exc.message}{where}", code="invalid") from None
+        return JSONString(converted) if isinstance(converted, str) else converted
+
+    def bound_data(self, data, initial):
+        if self.disabled or data is None:
+            return super().bound_data(data, initial)
+        try:
+            return loads_strict(data, field="")
+        except InvalidInput:
+            return InvalidJSONInput(data)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin
-from django.db.models import IntegerField, TextField
+from django.db.models import IntegerField, JSONField, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils.html import format_html
 
 from models_app.choices import Stage
 from models_app.exceptions import RegistryError
-from models_app.inputs import is_ascii_int
+from models_app.inputs import StrictJSONFormField, is_ascii_int
 from models_app.models import (
     ModelVersion,
     RegisteredModel,
@@ -45,6 +45,8 @@ class ServiceFormAdmin(AsciiObjectIdMixin, admin.ModelAdmin):
     a form error. The refusal aborts the admin's transaction, and the page is rendered once more
     with a form that reports it; the user's input stays in the form.
     """
+
+    formfield_overrides = {JSONField: {"form_class": StrictJSONFormField}}
 
     def run_service(self, service, **kwargs):
         try:

@@ -312,3 +312,35 @@ def test_a_reset_mid_upload_is_a_counted_client_abort_without_traceback(
     assert aborts and all(r.levelname == "WARNING" and r.exc_info is None for r in aborts)
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
     assert ModelVersion.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("metric_gates", "[" * 5000 + "]" * 5000),
+        ("group_approvals", '{"Governance": NaN}'),
+        ("freeze_windows", '[{"start": "2025-01-01T00:00:00+00:00", "end": "\\u0000", "reason": ""}]'),
+        ("freeze_windows", '[{"start": "0001-01-01T00:00:00+05:00", "end": "2026-01-01T00:00:00+00:00"}]'),
+    ],
+)
+def test_admin_json_fields_refuse_what_the_database_cannot_store(role_groups, registered_model, field, value):
+    from django.urls import reverse
+
+    from models_app.models import PromotionPolicy
+    from tests.conftest import make_user
+
+    staff = make_user("gina-gov", role_groups["Governance"], is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    data = {
+        "registered_model": registered_model.pk,
+        "metric_gates": "[]",
+        "group_approvals": "{}",
+        "freeze_windows": "[]",
+        "required_approvals": "1",
+        field: value,
+    }
+    response = client.post(reverse("admin:models_app_promotionpolicy_add"), data)
+    assert response.status_code == 200  # the form again, with the error
+    assert "errorlist" in response.content.decode()
+    assert PromotionPolicy.objects.count() == 0
