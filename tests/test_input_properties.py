@@ -214,3 +214,22 @@ def test_part_headers_that_are_not_utf8_are_refused_naming_the_part(filename):
             assert refused.field == "file"
         else:
             assert utf8
+
+
+@FAST
+@given(json_values)
+def test_mlflow_integer_parameters_are_ascii_numbers_or_refused_naming_them(value):
+    from models_app.mlflow.http import Params
+
+    try:
+        number = Params({"max_results": value}, query=False).int(
+            "max_results", default=7, minimum=1, maximum=500
+        )
+    except InvalidInput as refused:
+        assert refused.field == "max_results"
+        return
+    if value in (None, ""):
+        assert number == 7
+    else:
+        assert 1 <= number <= 500
+        assert str(value) == str(number) and not isinstance(value, bool)
