@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 
 from axes.backends import AxesStandaloneBackend
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, UnreadablePostError
 
 from models_app.api.fallback_errors import api_error, is_api_path
+from models_app.ops import metrics
+
+log = logging.getLogger("models_app.request")
 
 # Swagger UI and ReDoc (served offline from drf-spectacular-sidecar) initialise from inline scripts,
 # style themselves inline, draw icons from data: URIs, and ReDoc runs a blob: worker. Only these
@@ -174,3 +178,19 @@ class BodySlotsMiddleware:
                 with contextlib.suppress(OSError):
                     sock.settimeout(None)
             self.slots.release()
+
+    def process_exception(self, request, exception):
+        """A form view (UI, admin) whose body could not be read: the client went away or stalled past
+        the read timeout. A client abort, as for the API's uploads, not a server error."""
+        if not isinstance(exception, UnreadablePostError):
+            return None
+        metrics.record_client_abort("form_body")
+        log.warning(
+            "client aborted %s %s mid-body",
+            request.method,
+            request.path,
+            extra={"event": "client_abort", "where": "form_body", "path": request.path},
+        )
+        return _refusal(
+            request, 400, "client_aborted", "The request body could not be read; nothing was stored."
+        )

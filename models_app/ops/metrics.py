@@ -48,7 +48,7 @@ CLIENT_ABORTS = Counter(
     "Requests whose client reset or closed the connection before the body was complete, by where it was read.",
     ["where"],
 )
-CLIENT_ABORT_PLACES = ("api_upload", "api_body", "mlflow_artifact")
+CLIENT_ABORT_PLACES = ("api_upload", "api_body", "mlflow_artifact", "form_body")
 
 for _kind in LedgerKind.values:  # every kind is exported from the first scrape, at 0
     TRANSITIONS.labels(kind=_kind)

@@ -300,7 +300,11 @@ def test_a_reset_mid_upload_is_a_counted_client_abort_without_traceback(
     request_factory_post = client.post
 
     def post_with_reset():
-        environ_override = {"wsgi.input": _ResetStream(body[:300]), "CONTENT_LENGTH": str(len(body))}
+        environ_override = {
+            "wsgi.input": _ResetStream(body[:300]),
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": content_type,
+        }
         return request_factory_post(
             "/api/v1/models/fraud-detector/versions/", data=b"", content_type=content_type, **environ_override
         )
@@ -344,3 +348,25 @@ def test_admin_json_fields_refuse_what_the_database_cannot_store(role_groups, re
     assert response.status_code == 200  # the form again, with the error
     assert "errorlist" in response.content.decode()
     assert PromotionPolicy.objects.count() == 0
+
+
+def test_a_ui_form_whose_body_cannot_be_read_is_a_client_abort(publisher, registered_model, caplog):
+    register(registered_model, publisher)
+    client = Client()
+    client.force_login(publisher)
+    before = metrics.CLIENT_ABORTS.labels(where="form_body")._value.get()
+    with caplog.at_level("WARNING"):
+        response = client.post(
+            "/models/fraud-detector/versions/1/transition/",
+            data=b"",
+            content_type="application/x-www-form-urlencoded",
+            **{
+                "wsgi.input": _ResetStream(b""),
+                "CONTENT_LENGTH": "40",
+                "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            },
+        )
+    assert response.status_code == 400
+    assert metrics.CLIENT_ABORTS.labels(where="form_body")._value.get() == before + 1
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert ModelVersion.objects.get().stage == "none"
