@@ -19,7 +19,7 @@ from models_app.inputs import AsciiIntegerField
 from models_app.models import LedgerEntry, ModelVersion, RegisteredModel, TransitionRequest
 
 _METRIC_RE = re.compile(
-    r"^(?P<name>[A-Za-z0-9_.\-/]{1,200})(?P<op>>=|<=|>|<|=)(?P<value>-?\d+(\.\d+)?([eE][-+]?\d+)?)\Z"
+    r"^(?P<name>[A-Za-z0-9_.\-/]{1,200})(?P<op>>=|<=|>|<|=)(?P<value>-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?)\Z"
 )
 _OPS = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt", "=": "exact"}
 

@@ -201,6 +201,7 @@ def test_filter_errors_carry_a_code(api, publisher, registered_model):
     for url, attr in (
         ("/api/v1/models/fraud-detector/versions/?metric=acc~1", "metric"),
         ("/api/v1/models/fraud-detector/versions/?ordering=colour", "ordering"),
+        ("/api/v1/models/fraud-detector/versions/?metric=acc>=\u0660.9", "metric"),
         ("/api/v1/models/fraud-detector/versions/?stage=nowhere", "stage"),
     ):
         error = _error(api(publisher).get(url), 400)
