@@ -1,6 +1,6 @@
 """Slow and vanishing clients against the real `manage.py serve` (gunicorn) on 127.0.0.1.
 
-Twenty authenticated clients start an upload and stall; meanwhile other clients' reads and a
+On PostgreSQL when the suite runs on it. Twenty authenticated clients start an upload and stall; meanwhile other clients' reads and a
 registration complete and the health probe answers within a second. The stalled clients then reset
 their connections: client aborts, logged as warnings without a traceback and counted in the metrics,
 nothing stored. Chunked bodies, oversized headers and a bad Host header get the API's error shape from
@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -66,7 +67,33 @@ print(json.dumps({{"versions": ModelVersion.objects.filter(registered_model__nam
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def database_url(tmp_path_factory):
+    """A fresh database for the server: PostgreSQL when the suite runs on it (as in production),
+    otherwise an SQLite file."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        yield f"sqlite:///{tmp_path_factory.mktemp('slow-db') / 'registry.sqlite3'}"
+        return
+    import psycopg
+
+    parts = urlsplit(url)
+    admin = {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 5432,
+        "user": parts.username or "postgres",
+        "password": parts.password,
+    }
+    name = f"{parts.path.lstrip('/') or 'postgres'}_slow"
+    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, database_url):
     workdir = tmp_path_factory.mktemp("slow")
     env = {
         key: value
@@ -77,7 +104,7 @@ def server(tmp_path_factory):
         DJANGO_SETTINGS_MODULE="registry_site.settings",
         DJANGO_SECRET_KEY="slow-" + uuid.uuid4().hex * 2,
         DJANGO_STATIC_ROOT=str(workdir / "static"),
-        DATABASE_URL=f"sqlite:///{workdir / 'registry.sqlite3'}",
+        DATABASE_URL=database_url,
         REGISTRY_DATA_DIR=str(workdir / "data"),
         REGISTRY_ARTIFACT_ROOT=str(workdir / "artifacts"),
         REGISTRY_STORAGE="filesystem",
