@@ -67,6 +67,14 @@ class StorageUnavailable(RegistryError):
 # -- concrete errors --------------------------------------------------------------------------------
 
 
+class ClientAborted(InvalidInput):
+    """The client reset or closed the connection before its request body was complete (a client abort,
+    not a server error: nothing was stored, and nobody is left to read the answer)."""
+
+    code = "client_aborted"
+    default_message = "The connection closed before the request body was complete; nothing was stored."
+
+
 class ModelNotFound(NotFound):
     code = "model_not_found"
 

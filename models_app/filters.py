@@ -13,12 +13,14 @@ from django.db.models import Exists, F, FloatField, Max, OuterRef, Q, Subquery
 from django.db.models.fields.json import HasKey, KeyTextTransform
 from django.db.models.functions import Cast
 from django.db.models.lookups import Exact
+from django_filters.fields import IsoDateTimeField
 
 from models_app.choices import LedgerKind, RequestStatus, Stage, VersionStatus
+from models_app.inputs import AsciiIntegerField
 from models_app.models import Deployment, LedgerEntry, ModelVersion, RegisteredModel, TransitionRequest
 
 _METRIC_RE = re.compile(
-    r"^(?P<name>[A-Za-z0-9_.\-/]{1,200})(?P<op>>=|<=|>|<|=)(?P<value>-?\d+(\.\d+)?([eE][-+]?\d+)?)\Z"
+    r"^(?P<name>[A-Za-z0-9_.\-/]{1,200})(?P<op>>=|<=|>|<|=)(?P<value>-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?)\Z"
 )
 _OPS = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt", "=": "exact"}
 
@@ -34,17 +36,36 @@ def _tag_q(value: str, field: str = "tags") -> Q:
     return Q(HasKey(F(field), key))
 
 
-class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    """An ISO 8601 time filter that compares in UTC.
+class AsciiNumberFilter(django_filters.NumberFilter):
+    """A whole-number filter of ASCII digits (``[0-9]+``, optionally signed)."""
 
-    PostgreSQL refuses UTC offsets beyond ±15:59 that ISO 8601 parsers accept (a 500, not a 400);
-    converting first makes every accepted offset work the same on every database.
+    field_class = AsciiIntegerField
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time converted to UTC while the form is cleaned.
+
+    PostgreSQL refuses UTC offsets beyond ±15:59 that ISO 8601 parsers accept, so every accepted offset
+    is compared in UTC; a time whose offset carries it outside the years 1-9999
+    (``0001-01-01T00:00+01:00``) is a validation error, not an OverflowError in the query.
     """
 
-    def filter(self, qs, value):
-        if value is not None:
-            value = value.astimezone(UTC)
-        return super().filter(qs, value)
+    default_error_messages = {"overflow": "This time with its UTC offset is outside the years 1-9999."}
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError(self.error_messages["overflow"], code="overflow") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 time filter that compares in UTC (``UtcIsoDateTimeField``)."""
+
+    field_class = UtcIsoDateTimeField
 
 
 def metric_value(name: str, field: str = "metrics"):
@@ -202,7 +223,12 @@ class ModelVersionFilterSet(django_filters.FilterSet):
         # Several ``metric`` parameters are allowed; the form field sees only one, so check them all here.
         for expr in self._metric_values():
             if not _METRIC_RE.match(expr.strip()):
-                self.form.add_error("metric", f"{expr!r} is not 'name<op>number' (ops: >=, <=, >, <, =).")
+                self.form.add_error(
+                    "metric",
+                    ValidationError(
+                        f"{expr!r} is not 'name<op>number' (ops: >=, <=, >, <, =).", code="invalid_metric"
+                    ),
+                )
                 valid = False
         ordering = (self.data.get("ordering") or "").lstrip("-")
         if (
@@ -211,7 +237,11 @@ class ModelVersionFilterSet(django_filters.FilterSet):
             and not (ordering.startswith("metric:") and len(ordering) > 7)
         ):
             self.form.add_error(
-                "ordering", "Use version, created_at or metric:<name>, optionally prefixed with '-'."
+                "ordering",
+                ValidationError(
+                    "Use version, created_at or metric:<name>, optionally prefixed with '-'.",
+                    code="invalid_ordering",
+                ),
             )
             valid = False
         return valid
@@ -264,7 +294,7 @@ class LedgerFilterSet(django_filters.FilterSet):
     """Ledger rows: model, version number, actor, kind, time range."""
 
     model = django_filters.CharFilter(field_name="registered_model__name", label="Model name")
-    version = django_filters.NumberFilter(field_name="version__version", label="Version number")
+    version = AsciiNumberFilter(field_name="version__version", label="Version number")
     actor = django_filters.CharFilter(field_name="actor_username", label="Actor (username)")
     kind = django_filters.ChoiceFilter(choices=LedgerKind.choices)
     since = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from models_app.exceptions import InvalidInput
+from models_app.inputs import check_json_value
 from models_app.storage.artifacts import validate_artifact_path, validate_sha256
 
 METADATA_FIELDS = (
@@ -46,7 +47,7 @@ def _text(value: Any, field: str, *, max_length: int = MAX_SHORT, allow_newlines
     bad = [ch for ch in value if ord(ch) < 32 and not (allow_newlines and ch in "\n\r\t")]
     if bad or "\x7f" in value:
         _fail(field, "Must not contain control characters.")
-    return value
+    return check_json_value(value, field=field)
 
 
 def clean_url(value: Any, field: str) -> str:
@@ -73,10 +74,29 @@ def clean_tags(value: Any, field: str = "tags") -> dict[str, str]:
         if not isinstance(key, str) or not key or len(key) > 100 or ":" in key:
             _fail(field, f"Tag key {key!r} must be 1-100 characters without ':'.")
         _text(key, f"{field}.{key}", max_length=100)
-        if isinstance(val, bool | int | float):
-            val = str(val).lower() if isinstance(val, bool) else str(val)
-        cleaned[key] = _text(val, f"{field}.{key}", max_length=500)
+        cleaned[key] = clean_tag_value(val, f"{field}.{key}")
     return cleaned
+
+
+def clean_tag_value(value: Any, field: str) -> str:
+    """A tag's value as text: a string, or a scalar written as JSON writes it (``true``, ``3``, ``0.5``).
+
+    Objects, lists, null and non-finite numbers have no faithful text form; they are refused, never
+    coerced (``NaN`` would otherwise be stored as the string "nan").
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    elif isinstance(value, int):
+        value = str(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            _fail(field, "Must be a string or a finite number (not NaN or Infinity).")
+        value = str(value)
+    elif not isinstance(value, str):
+        _fail(field, "Must be a string, number or boolean (not an object or a list).")
+    return _text(value, field, max_length=500)
 
 
 def _json_object(value: Any, field: str) -> dict:
@@ -84,7 +104,7 @@ def _json_object(value: Any, field: str) -> dict:
         return {}
     if not isinstance(value, dict):
         _fail(field, "Must be a JSON object.")
-    return value
+    return check_json_value(value, field=field)
 
 
 def clean_metrics(value: Any) -> dict[str, float | int]:
@@ -197,6 +217,7 @@ def clean_version_metadata(data: Any) -> dict[str, Any]:
     signature = data.get("signature")
     if signature is not None and not isinstance(signature, dict | list):
         _fail("signature", "Must be a JSON object or list.")
+    check_json_value(signature, field="signature")
     parent = data.get("parent_version")
     if parent is not None and (isinstance(parent, bool) or not isinstance(parent, int) or parent < 1):
         _fail("parent_version", "Must be the number of an existing version of this model.")

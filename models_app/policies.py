@@ -12,7 +12,7 @@ import math
 import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
@@ -179,6 +179,12 @@ def _parse_moment(value: object, where: str) -> datetime:
         raise InvalidInput("Must be an ISO 8601 date and time.", field=where)
     if moment.tzinfo is None:
         raise InvalidInput("Must include a time zone (for example 2025-12-20T00:00:00Z).", field=where)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(
+            "This time with its UTC offset is outside the years 1-9999.", field=where
+        ) from None
     return moment
 
 

@@ -15,10 +15,16 @@ workers = int(
 # Threaded workers keep heartbeating while a thread streams a multi-gigabyte upload, so `timeout`
 # bounds a stuck worker, not the length of a transfer.
 worker_class = "gthread"
-threads = int(os.environ.get("REGISTRY_WEB_THREADS", "4"))
+# Enough threads that stalled uploads cannot take them all: the application gives request bodies at
+# most REGISTRY_BODY_SLOTS of them and a read timeout (registry_site.security.BodySlotsMiddleware).
+threads = int(os.environ.get("REGISTRY_WEB_THREADS", "32"))
 timeout = int(os.environ.get("REGISTRY_WEB_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("REGISTRY_SHUTDOWN_TIMEOUT", "30"))
 keepalive = 5
+# Above the application's own header limits (registry_site.security.MAX_HEADER_BYTES), so that an
+# oversized header gets the API's 431 in its error shape; only what is far beyond meets gunicorn's.
+limit_request_field_size = 16380
+limit_request_fields = 200
 # Django is imported once in the master and forked: faster start, shared memory pages.
 preload_app = True
 # Heartbeat files in memory (gunicorn creates them with mkstemp): a slow disk cannot stall the workers.

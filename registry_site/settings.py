@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "registry_site.security.RejectControlCharactersMiddleware",
+    "registry_site.security.RequestFramingMiddleware",
+    "registry_site.security.BodySlotsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -202,6 +204,14 @@ REGISTRY_MAX_UPLOAD_BYTES = env.int("REGISTRY_MAX_UPLOAD_BYTES", default=5 * 102
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = env.int("REGISTRY_MAX_FILES_PER_VERSION", default=1000)
 FILE_UPLOAD_TEMP_DIR = env.str("REGISTRY_UPLOAD_TEMP_DIR", default=None)
+# Slow clients (docs/operations.md, "Slow clients"): per process, at most REGISTRY_BODY_SLOTS requests
+# with a body at once (the other threads stay for reads and probes), and a body read that waits longer
+# than REGISTRY_BODY_READ_TIMEOUT seconds is a client abort.
+REGISTRY_WEB_THREADS = env.int("REGISTRY_WEB_THREADS", default=32)
+REGISTRY_BODY_SLOTS = env.int(
+    "REGISTRY_BODY_SLOTS", default=max(1, REGISTRY_WEB_THREADS - max(2, REGISTRY_WEB_THREADS // 4))
+)
+REGISTRY_BODY_READ_TIMEOUT = env.float("REGISTRY_BODY_READ_TIMEOUT", default=30.0)
 
 # Direct-to-bucket transfers (S3 only). Downloads answer 302 to a presigned URL when this is on;
 # the client must be able to reach the bucket's endpoint itself.
@@ -289,7 +299,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "models_app.api.exceptions.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "models_app.api.parsers.StrictJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

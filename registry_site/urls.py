@@ -28,3 +28,5 @@ urlpatterns = [
 
 handler404 = "models_app.api.fallback_errors.not_found"
 handler500 = "models_app.api.fallback_errors.server_error"
+handler400 = "models_app.api.fallback_errors.bad_request"
+handler403 = "models_app.api.fallback_errors.permission_denied"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin
-from django.db.models import TextField
+from django.db.models import IntegerField, JSONField, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils.html import format_html
 
 from models_app.choices import Stage
 from models_app.exceptions import RegistryError
+from models_app.inputs import StrictJSONFormField, is_ascii_int
 from models_app.models import (
     ModelVersion,
     RegisteredModel,
@@ -26,13 +27,26 @@ class _ServiceRefused(Exception):
         self.error = error
 
 
-class ServiceFormAdmin(admin.ModelAdmin):
+class AsciiObjectIdMixin:
+    """An integer object id in an admin URL is ASCII digits only: the model field's ``int`` would read
+    "/\u0661/change/" as row 1."""
+
+    def get_object(self, request, object_id, from_field=None):
+        field = self.model._meta.pk if from_field is None else self.model._meta.get_field(from_field)
+        if isinstance(field, IntegerField) and not is_ascii_int(str(object_id)):
+            return None  # the admin's own "does not exist" answer
+        return super().get_object(request, object_id, from_field)
+
+
+class ServiceFormAdmin(AsciiObjectIdMixin, admin.ModelAdmin):
     """An admin whose saves call a service; a refusal comes back as a form error, never a 500.
 
     Django validates the form before ``save_model`` runs, so a service refusal arrives too late to be
     a form error. The refusal aborts the admin's transaction, and the page is rendered once more
     with a form that reports it; the user's input stays in the form.
     """
+
+    formfield_overrides = {JSONField: {"form_class": StrictJSONFormField}}
 
     def run_service(self, service, **kwargs):
         try:
@@ -106,7 +120,7 @@ class ReadOnlyMixin:
         return False
 
 
-class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ReadOnlyAdmin(AsciiObjectIdMixin, ReadOnlyMixin, admin.ModelAdmin):
     """A changelist and detail page over rows written only by services."""
 
     show_full_result_count = False

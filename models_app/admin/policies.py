@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from models_app import policies, rules, services
 from models_app.admin.base import ServiceFormAdmin, _copy_saved
 from models_app.exceptions import RegistryError
+from models_app.inputs import AsciiIntegerField
 from models_app.models import PromotionPolicy
 
 _FIELD_HELP = {
@@ -22,7 +23,7 @@ _FIELD_HELP = {
 
 
 class PromotionPolicyForm(forms.ModelForm):
-    required_approvals = forms.IntegerField(
+    required_approvals = AsciiIntegerField(
         min_value=1,
         max_value=10,
         help_text="Distinct reviewers who must approve, none of them the requester.",

@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from models_app.admin.base import ServiceFormAdmin, _copy_saved
+from models_app.inputs import AsciiIntegerField
 from models_app.models import (
     ApiToken,
 )
@@ -14,7 +15,7 @@ from models_app.services.tokens import api_token_create, api_token_revoke
 
 
 class ApiTokenCreateForm(forms.ModelForm):
-    expires_in_days = forms.IntegerField(
+    expires_in_days = AsciiIntegerField(
         required=False, min_value=1, max_value=3650, help_text="Leave empty for a token that does not expire."
     )
 

@@ -101,11 +101,26 @@ def to_api_exception(exc: Exception) -> Exception:
     return exc
 
 
+def _with_codes(detail, default: str):
+    """``detail`` with every code filled in: an error added without one (a filter's, a form's) would
+    otherwise reach the client as ``"code": null``."""
+    if isinstance(detail, dict):
+        return {key: _with_codes(value, default) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_with_codes(item, default) for item in detail]
+    if isinstance(detail, ErrorDetail) and not detail.code:
+        return ErrorDetail(str(detail), code=default)
+    return detail
+
+
 class RegistryExceptionHandler(ExceptionHandler):
     """drf-standardized-errors' handler, taught the domain errors."""
 
     def convert_known_exceptions(self, exc: Exception) -> Exception:
-        return super().convert_known_exceptions(to_api_exception(exc))
+        exc = super().convert_known_exceptions(to_api_exception(exc))
+        if isinstance(exc, exceptions.APIException):
+            exc.detail = _with_codes(exc.detail, exc.default_code)
+        return exc
 
 
 # The library's entry point itself (not a wrapper), so its schema generator recognises the handler

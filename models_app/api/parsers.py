@@ -12,6 +12,8 @@ is held to ``REGISTRY_MAX_UPLOAD_BYTES`` both by its Content-Length and while it
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 
 from django.conf import settings
 from django.core.files.uploadedfile import TemporaryUploadedFile
@@ -21,9 +23,13 @@ from django.http.multipartparser import MultiPartParserError
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, DataAndFiles
 
-from models_app.exceptions import TooLarge
+from models_app.exceptions import ClientAborted, InvalidInput, TooLarge
+from models_app.inputs import NotJSON, loads_strict
+from models_app.ops import metrics
 
 UPLOAD_CHUNK_SIZE = 1024 * 1024
+
+log = logging.getLogger("models_app.api.uploads")
 
 
 def max_upload_bytes() -> int:
@@ -34,6 +40,31 @@ def too_large(limit: int) -> TooLarge:
     return TooLarge(
         f"The request body is larger than the limit of {limit} bytes; nothing was stored.", field="file"
     )
+
+
+class StrictJSONParser(BaseParser):
+    """``application/json`` read by ``loads_strict``: a body that is not JSON is a parse error; JSON
+    holding what a JSON column cannot store (NaN, NUL, lone surrogates, deep nesting) is a 400 naming
+    the path of the value."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        # DRF streams the body past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check: held to it here.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            raw = stream.read(limit + 1 if limit is not None else -1) if stream is not None else b""
+        except OSError as exc:  # a reset, a read timeout (Django: UnreadablePostError)
+            client_aborted(parser_context["request"], "api_body")
+            raise ClientAborted() from exc
+        if limit is not None and len(raw) > limit:
+            raise TooLarge(f"A JSON body may be at most {limit} bytes; nothing was changed.", field="body")
+        try:
+            return loads_strict(raw, field="")
+        except InvalidInput as exc:
+            if isinstance(exc, NotJSON) or not exc.field:
+                raise ParseError(f"JSON parse error - {exc.message}") from None
+            raise
 
 
 class HashedUploadedFile(TemporaryUploadedFile):
@@ -89,9 +120,98 @@ class HashingUploadHandler(FileUploadHandler):
 class _PathKeepingParser(DjangoMultiPartParser):
     def sanitize_file_name(self, file_name):
         # Kept verbatim (no unescaping, no basename): the service validates it as a relative path.
+        # Django decodes a percent-encoded (RFC 2231) name with errors="replace": a replacement
+        # character means bytes that were not UTF-8, and storing a guess would rename the file.
+        if "\ufffd" in file_name:
+            raise InvalidInput(
+                f"The file name {file_name!r} is not valid UTF-8; nothing was stored.", field="file"
+            )
         return file_name
 
     IE_sanitize = sanitize_file_name
+
+
+_PART_NAME = re.compile(rb'\bname="([^"]{0,200})"')
+MAX_PART_HEADER_BYTES = 64 * 1024
+
+
+class _PartHeaderCheck:
+    """Finds every part's header block as the body streams past and refuses one that is not UTF-8.
+
+    Django's parser decodes each part header line as UTF-8 and silently skips a line that fails, so a
+    file part whose ``filename`` holds other bytes would vanish from the upload without a word.
+    """
+
+    def __init__(self, boundary: bytes):
+        self._delimiter = b"--" + boundary
+        self._buffer = b"\r\n"  # the first delimiter has no line break before it
+        self._in_headers = False
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+        while True:
+            if not self._in_headers:
+                at = self._buffer.find(b"\r\n" + self._delimiter)
+                if at < 0:
+                    # Keep just enough to recognise a delimiter split across two reads.
+                    self._buffer = self._buffer[-(len(self._delimiter) + 2) :]
+                    return
+                self._buffer = self._buffer[at + len(self._delimiter) + 2 :]
+                self._in_headers = True
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._buffer) > MAX_PART_HEADER_BYTES:
+                    raise InvalidInput("A part's headers are too long.", field="file")
+                return
+            self._check(self._buffer[:end])
+            self._buffer = self._buffer[end + 2 :]
+            self._in_headers = False
+
+    @staticmethod
+    def _check(headers: bytes) -> None:
+        try:
+            headers.decode("utf-8")
+        except UnicodeDecodeError:
+            match = _PART_NAME.search(headers)
+            name = match.group(1).decode("utf-8", errors="replace") if match else "file"
+            raise InvalidInput(
+                "The part's headers (its filename) are not valid UTF-8; send the name UTF-8 encoded, "
+                "e.g. as filename*=UTF-8''<percent-encoded name>. Nothing was stored.",
+                field=name or "file",
+            ) from None
+
+
+class _CompleteBodyStream:
+    """The request body, read to its declared length: a connection reset, or an end before that length,
+    is the client abandoning the upload (``ClientAborted``), never a truncated body taken as complete.
+    Every part header is checked on the way (``_PartHeaderCheck``)."""
+
+    def __init__(self, stream, declared: int, boundary: bytes | None):
+        self._stream, self._declared, self._read = stream, declared, 0
+        self._headers = _PartHeaderCheck(boundary) if boundary else None
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data = self._stream.read(size)
+        except OSError as exc:  # a reset, a read timeout (Django: UnreadablePostError)
+            raise ClientAborted() from exc
+        self._read += len(data)
+        if not data and size != 0 and self._read < self._declared:
+            raise ClientAborted()
+        if self._headers is not None and data:
+            self._headers.feed(data)
+        return data
+
+
+def client_aborted(request, where: str) -> None:
+    """Log and count a client abort: a warning without a traceback, since the server did nothing wrong."""
+    metrics.record_client_abort(where)
+    log.warning(
+        "client aborted %s %s mid-body",
+        request.method,
+        request.path,
+        extra={"event": "client_abort", "where": where, "path": request.path},
+    )
 
 
 class ArtifactMultiPartParser(BaseParser):
@@ -113,7 +233,17 @@ class ArtifactMultiPartParser(BaseParser):
             raise too_large(limit)
         handler = HashingUploadHandler(request, limit=limit)
         try:
-            data, files = _PathKeepingParser(meta, stream, [handler], encoding).parse()
+            parser = _PathKeepingParser(meta, stream, [handler], encoding)
+            # The parser's own boundary (it validated the Content-Type) for the header check.
+            parser._input_data = _CompleteBodyStream(stream, declared, parser._boundary)
+            data, files = parser.parse()
         except MultiPartParserError as exc:
             raise ParseError(f"Multipart form parse error - {exc}") from exc
+        except ClientAborted:
+            handler.upload_interrupted()  # the partial temporary file goes now
+            client_aborted(request, "api_upload")
+            raise
+        except InvalidInput:
+            handler.upload_interrupted()
+            raise
         return DataAndFiles(data, files)

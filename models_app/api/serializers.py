@@ -15,6 +15,7 @@ from rest_framework.reverse import reverse
 from models_app import policies
 from models_app.api.deployment_fields import CurrentDeploymentsField
 from models_app.api.hold_fields import HeldField, HoldField
+from models_app.api.number_fields import AsciiIntegerField
 from models_app.choices import RequestKind, Stage
 from models_app.models import (
     ApiToken,
@@ -65,16 +66,16 @@ class FreezeWindowSerializer(serializers.Serializer):
 
 
 class RetentionSerializer(serializers.Serializer):
-    keep_archived = serializers.IntegerField(required=False)
-    archived_for_days = serializers.IntegerField(required=False)
+    keep_archived = AsciiIntegerField(required=False)
+    archived_for_days = AsciiIntegerField(required=False)
 
 
 class PromotionPolicySerializer(serializers.Serializer):
     """What a version needs to enter Production: approvals, approvals by group, metric gates, freezes."""
 
-    required_approvals = serializers.IntegerField()
+    required_approvals = AsciiIntegerField()
     group_approvals = serializers.DictField(
-        child=serializers.IntegerField(), help_text="Group name -> least approvals from its members."
+        child=AsciiIntegerField(), help_text="Group name -> least approvals from its members."
     )
     metric_gates = MetricGateSerializer(many=True)
     freeze_windows = FreezeWindowSerializer(many=True)
@@ -126,8 +127,8 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
     team = serializers.CharField(source="team.name", read_only=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True)
     tags = serializers.DictField(child=serializers.CharField(), read_only=True)
-    latest_version = serializers.IntegerField(read_only=True, allow_null=True)
-    production_version = serializers.IntegerField(read_only=True, allow_null=True)
+    latest_version = AsciiIntegerField(read_only=True, allow_null=True)
+    production_version = AsciiIntegerField(read_only=True, allow_null=True)
     aliases = serializers.SerializerMethodField(help_text="Alias name -> version number.")
     deployments = CurrentDeploymentsField()
     promotion_policy = serializers.SerializerMethodField()
@@ -174,7 +175,7 @@ class RegisteredModelCreateInputSerializer(StrictInputSerializer):
     team = serializers.SlugRelatedField(
         slug_field="name", queryset=Group.objects.all(), help_text="The owning team's group name."
     )
-    required_approvals = serializers.IntegerField(required=False, default=1, min_value=1, max_value=10)
+    required_approvals = AsciiIntegerField(required=False, default=1, min_value=1, max_value=10)
 
 
 class RegisteredModelUpdateInputSerializer(StrictInputSerializer):
@@ -186,7 +187,7 @@ class RegisteredModelUpdateInputSerializer(StrictInputSerializer):
         required=False,
         help_text="The owning team's group name (Governance only).",
     )
-    required_approvals = serializers.IntegerField(
+    required_approvals = AsciiIntegerField(
         required=False, min_value=1, max_value=10, help_text="Governance only."
     )
 
@@ -259,7 +260,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     environment = EnvironmentSerializer(read_only=True)
     signature = serializers.JSONField(read_only=True, allow_null=True)
     tags = serializers.DictField(child=serializers.CharField(), read_only=True)
-    parent_version = serializers.IntegerField(source="parent.version", read_only=True, allow_null=True)
+    parent_version = AsciiIntegerField(source="parent.version", read_only=True, allow_null=True)
     run = serializers.SerializerMethodField(
         help_text="The tracked run (MLflow protocol) the version was registered from, or null."
     )
@@ -372,7 +373,7 @@ class ReasonInputSerializer(StrictInputSerializer):
 
 
 class RollbackInputSerializer(StrictInputSerializer):
-    version = serializers.IntegerField(min_value=1, help_text="The version to return to Production.")
+    version = AsciiIntegerField(min_value=1, help_text="The version to return to Production.")
     reason = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text="Required.")
 
 
@@ -390,7 +391,7 @@ class ApprovalSerializer(serializers.ModelSerializer):
 
 class TransitionRequestSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="version.registered_model.name", read_only=True)
-    version = serializers.IntegerField(source="version.version", read_only=True)
+    version = AsciiIntegerField(source="version.version", read_only=True)
     version_stage = serializers.ChoiceField(source="version.stage", choices=Stage.choices, read_only=True)
     to = serializers.CharField(
         source="target",
@@ -400,7 +401,7 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
     )
     kind = serializers.ChoiceField(choices=RequestKind.choices, read_only=True)
     requested_by = serializers.CharField(source="requested_by.username", read_only=True)
-    required_approvals = serializers.IntegerField(
+    required_approvals = AsciiIntegerField(
         source="version.registered_model.required_approvals", read_only=True
     )
     approvals = ApprovalSerializer(many=True, read_only=True)
@@ -433,7 +434,7 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
 
 class TransitionRequestCreateInputSerializer(StrictInputSerializer):
     model = serializers.CharField(max_length=100, help_text="Model name.")
-    version = serializers.IntegerField(min_value=1, help_text="Version number.")
+    version = AsciiIntegerField(min_value=1, help_text="Version number.")
     to = serializers.CharField(
         default=Stage.PRODUCTION,
         max_length=64,
@@ -459,7 +460,7 @@ class DecisionInputSerializer(StrictInputSerializer):
 class ModelAliasSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="registered_model.name", read_only=True)
     alias = serializers.CharField(source="name", read_only=True)
-    version = serializers.IntegerField(source="version.version", read_only=True)
+    version = AsciiIntegerField(source="version.version", read_only=True)
     updated_by = serializers.CharField(source="updated_by.username", read_only=True)
 
     class Meta:
@@ -469,8 +470,8 @@ class ModelAliasSerializer(serializers.ModelSerializer):
 
 
 class AliasSetInputSerializer(StrictInputSerializer):
-    version = serializers.IntegerField(min_value=1)
-    expected_version = serializers.IntegerField(
+    version = AsciiIntegerField(min_value=1)
+    expected_version = AsciiIntegerField(
         required=False,
         allow_null=True,
         min_value=1,
@@ -480,7 +481,7 @@ class AliasSetInputSerializer(StrictInputSerializer):
 
 
 class AliasDeleteInputSerializer(StrictInputSerializer):
-    expected_version = serializers.IntegerField(
+    expected_version = AsciiIntegerField(
         required=False, allow_null=True, min_value=1, help_text="Compare-and-set, as for PUT."
     )
 
@@ -490,11 +491,9 @@ class AliasDeleteInputSerializer(StrictInputSerializer):
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="registered_model.name", read_only=True)
-    version = serializers.IntegerField(source="version.version", read_only=True, allow_null=True)
+    version = AsciiIntegerField(source="version.version", read_only=True, allow_null=True)
     actor = serializers.CharField(source="actor_username", read_only=True)
-    transition_request = serializers.IntegerField(
-        source="transition_request_id", read_only=True, allow_null=True
-    )
+    transition_request = AsciiIntegerField(source="transition_request_id", read_only=True, allow_null=True)
     details = serializers.DictField(read_only=True)
     # Blank on rows that are not stage changes; declared so the schema says so.
     from_stage = serializers.ChoiceField(choices=Stage.choices, allow_blank=True, read_only=True)
@@ -507,10 +506,10 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 
 
 class HistoryStagesSerializer(serializers.Serializer):
-    production = serializers.ListField(child=serializers.IntegerField())
-    staging = serializers.ListField(child=serializers.IntegerField())
-    archived = serializers.ListField(child=serializers.IntegerField())
-    none = serializers.ListField(child=serializers.IntegerField())
+    production = serializers.ListField(child=AsciiIntegerField())
+    staging = serializers.ListField(child=AsciiIntegerField())
+    archived = serializers.ListField(child=AsciiIntegerField())
+    none = serializers.ListField(child=AsciiIntegerField())
 
 
 class HistorySerializer(serializers.Serializer):
@@ -519,7 +518,7 @@ class HistorySerializer(serializers.Serializer):
     model = serializers.CharField()
     at = serializers.DateTimeField()
     stages = HistoryStagesSerializer()
-    aliases = serializers.DictField(child=serializers.IntegerField(), help_text="Alias -> version.")
+    aliases = serializers.DictField(child=AsciiIntegerField(), help_text="Alias -> version.")
     production_entry = LedgerEntrySerializer(
         allow_null=True, help_text="The ledger row that put the Production version there."
     )
@@ -555,7 +554,7 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 
 class ApiTokenCreateInputSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=100)
-    expires_in_days = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=3650)
+    expires_in_days = AsciiIntegerField(required=False, allow_null=True, min_value=1, max_value=3650)
 
 
 class HealthSerializer(serializers.Serializer):

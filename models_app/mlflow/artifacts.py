@@ -16,7 +16,14 @@ from django.http import FileResponse, HttpResponseRedirect, StreamingHttpRespons
 from django.utils.http import content_disposition_header
 
 from models_app import rules, services
-from models_app.exceptions import FileNotFound, InvalidInput, NotAllowed, StorageUnavailable, TooLarge
+from models_app.exceptions import (
+    ClientAborted,
+    FileNotFound,
+    InvalidInput,
+    NotAllowed,
+    StorageUnavailable,
+    TooLarge,
+)
 from models_app.mlflow import paths
 from models_app.mlflow.http import Params
 from models_app.ops import metrics
@@ -92,20 +99,67 @@ def _with(response, headers: dict):
 class _Limited:
     """The request body, refused past the registry's upload limit instead of stored."""
 
-    def __init__(self, stream, limit: int):
-        self._stream, self._limit, self._read = stream, limit, 0
+    def __init__(self, stream, limit: int, declared: int = 0):
+        self._stream, self._limit, self._read, self._declared = stream, limit, 0, declared
 
     def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size if size is not None and size >= 0 else CHUNK_SIZE)
+        try:
+            data = self._stream.read(size if size is not None and size >= 0 else CHUNK_SIZE)
+        except OSError as exc:  # a reset, a read timeout (Django: UnreadablePostError)
+            raise ClientAborted() from exc
         self._read += len(data)
+        if not data and self._read < self._declared:
+            raise ClientAborted()
         if self._read > self._limit:
             raise TooLarge(f"The file is larger than the upload limit of {self._limit} bytes.", field="body")
         return data
 
 
+class _Dechunked:
+    """A chunked request body (RFC 9112 §7.1) read from the raw connection, for servers that pass it on
+    undecoded (Django's development server); gunicorn de-chunks it itself."""
+
+    def __init__(self, raw):
+        self._raw, self._left, self._done = raw, 0, False
+
+    def _line(self) -> bytes:
+        line = self._raw.readline(1024)
+        if not line.endswith(b"\n"):
+            raise ClientAborted()
+        return line.strip()
+
+    def read(self, size: int = -1) -> bytes:
+        if self._done:
+            return b""
+        if self._left == 0:
+            head = self._line().split(b";", 1)[0]
+            if not is_ascii_int_bytes(head, hexadecimal=True):
+                raise InvalidInput("The chunked body is malformed.", field="body")
+            self._left = int(head, 16)
+            if self._left == 0:
+                while self._line():  # trailers, up to the blank line
+                    pass
+                self._done = True
+                return b""
+        want = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._raw.read(want)
+        if not data:
+            raise ClientAborted()
+        self._left -= len(data)
+        if self._left == 0:
+            self._line()  # the CRLF after the chunk's data
+        return data
+
+
+def is_ascii_int_bytes(text: bytes, *, hexadecimal: bool = False) -> bool:
+    digits = b"0123456789abcdefABCDEF" if hexadecimal else b"0123456789"
+    return 0 < len(text) <= 16 and all(byte in digits for byte in text)
+
+
 def _body(request):
     """The upload's byte stream. A chunked body without Content-Length is read from the server's
-    de-chunked input where the server provides one (gunicorn); Django would read such a body as empty."""
+    de-chunked input where the server provides one (gunicorn), or de-chunked here from the raw
+    connection (the development server); Django alone would read such a body as empty."""
     limit = settings.REGISTRY_MAX_UPLOAD_BYTES
     length = request.META.get("CONTENT_LENGTH")
     if length:
@@ -114,11 +168,16 @@ def _body(request):
                 raise TooLarge(f"The file is larger than the upload limit of {limit} bytes.", field="body")
         except ValueError:
             raise InvalidInput("Content-Length must be a number.", field="Content-Length") from None
-        return _Limited(request, limit)
-    if request.META.get("wsgi.input_terminated") and "chunked" in request.META.get(
-        "HTTP_TRANSFER_ENCODING", ""
-    ):
-        return _Limited(request.META["wsgi.input"], limit)
+        return _Limited(request, limit, int(length))
+    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        if request.META.get("wsgi.input_terminated"):
+            return _Limited(request.META["wsgi.input"], limit)
+        # Django's development server hands the application a zero-length LimitedStream over the
+        # connection (no Content-Length); the connection itself is the object its read method is bound to.
+        raw = getattr(getattr(request.META.get("wsgi.input"), "_read", None), "__self__", None)
+        if raw is None or not hasattr(raw, "readline"):
+            raise InvalidInput("Send the file with a Content-Length header.", field="Content-Length")
+        return _Limited(_Dechunked(raw), limit)
     return _Limited(request, limit)
 
 

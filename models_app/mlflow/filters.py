@@ -25,6 +25,7 @@ from django.db.models.fields.json import HasKey, KeyTextTransform
 from django.db.models.lookups import Exact, IRegex, Regex
 
 from models_app.exceptions import InvalidInput
+from models_app.inputs import is_ascii_int
 from models_app.names import canonical_name
 
 _TOKEN = re.compile(
@@ -33,7 +34,7 @@ _TOKEN = re.compile(
     | (?P<op><=|>=|!=|<>|=|<|>)
     | (?P<punct>[(),])
     | (?P<tag>tags?\.(?:`[^`]+`|"[^"]+"|[\w.\-/]+))
-    | (?P<number>[-+]?\d+(?:\.\d+)?(?![\w.]))
+    | (?P<number>[-+]?[0-9]+(?:\.[0-9]+)?(?![\w.]))
     | (?P<word>[A-Za-z_][\w.]*)
     )""",
     re.VERBOSE,
@@ -216,7 +217,7 @@ def versions_where(text: str | None) -> Q:
                 where &= _text_q("origin__run_id", clause.op, clause.value)
         elif clause.field in ("version_number", "version"):
             _check(text, clause, _NUMBER_OPS)
-            if not str(clause.value).isdigit():
+            if not is_ascii_int(str(clause.value)):
                 _refuse(text, "version_number is compared with a whole number")
             lookup = {"=": "", "!=": "", "<": "__lt", "<=": "__lte", ">": "__gt", ">=": "__gte"}[clause.op]
             condition = Q(**{f"version{lookup}": int(clause.value)})

@@ -8,7 +8,6 @@ minutes, so refusals are always 4xx with a code it knows; domain errors are mapp
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 
@@ -23,6 +22,7 @@ from models_app import rules, services
 from models_app.exceptions import (
     AlreadyExists,
     ApprovalRequired,
+    ClientAborted,
     Conflict,
     Gone,
     InvalidInput,
@@ -33,6 +33,8 @@ from models_app.exceptions import (
     StorageUnavailable,
     TooLarge,
 )
+from models_app.inputs import ascii_int, loads_strict
+from models_app.ops import metrics
 
 log = logging.getLogger("models_app.mlflow")
 
@@ -135,16 +137,10 @@ class Params:
         value = self._data.get(name)
         if value in (None, ""):
             return default
-        if isinstance(value, bool):
+        if isinstance(value, bool) or not isinstance(value, int | str):
             raise InvalidInput("Must be an integer.", field=name)
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise InvalidInput("Must be an integer.", field=name) from None
-        if number < minimum or (maximum is not None and number > maximum):
-            bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-            raise InvalidInput(f"Must be {bound}.", field=name)
-        return number
+        # The query string and JSON strings alike: ASCII digits only (``ascii_int``).
+        return ascii_int(str(value), field=name, minimum=minimum, maximum=maximum)
 
     def bool(self, name: str, *, default: bool = False) -> bool:
         value = self._data.get(name)
@@ -231,10 +227,7 @@ def _params(request: HttpRequest, raw_body: bool) -> Params:
         raise InvalidInput("The request body is larger than the configured limit.", field="body") from None
     if not body.strip():
         return Params({}, query=False)
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"The request body is not valid JSON ({exc}).", field="body") from None
+    data = loads_strict(body, field="body")
     if not isinstance(data, dict):
         raise InvalidInput("The request body must be a JSON object.", field="body")
     return Params(data, query=False)
@@ -263,6 +256,13 @@ def endpoint(*, raw_body: bool = False, **handlers: Handler):
             return answer if isinstance(answer, HttpResponseBase) else JsonResponse(answer)
         except MlflowError as exc:
             return error_response(exc)
+        except ClientAborted as exc:
+            # The client went away mid-body: a warning and a count, not a server error's traceback.
+            metrics.record_client_abort("mlflow_artifact")
+            log.warning(
+                "client aborted %s %s mid-body", request.method, request.path, extra={"event": "client_abort"}
+            )
+            return error_response(error_for(exc))
         except RegistryError as exc:
             return error_response(error_for(exc))
         except Exception:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from models_app import selectors
 from models_app.exceptions import NotFound
+from models_app.inputs import is_ascii_int
 from models_app.models import LoggedModel, ModelVersion, Run
 
 SCHEME = "mlflow-artifacts:"
@@ -121,13 +122,13 @@ def resolve(path: str) -> Location | None:
     if any(s in (".", "..") for s in segments):
         return None
     try:
-        if len(segments) >= 3 and segments[0] == VERSION_PREFIX and segments[2].isdigit():
+        if len(segments) >= 3 and segments[0] == VERSION_PREFIX and is_ascii_int(segments[2]):
             model = selectors.tracked_model_get(name=segments[1])
             version = selectors.tracked_version_get(registered_model=model, number=segments[2])
             return Location("/".join(segments[3:]), version=version)
         if (
             len(segments) >= 4
-            and segments[0].isdigit()
+            and is_ascii_int(segments[0])
             and segments[1] == "models"
             and segments[3] == "artifacts"
         ) and _MODEL_ID.match(segments[2]):
@@ -136,7 +137,7 @@ def resolve(path: str) -> Location | None:
                 return Location("/".join(segments[4:]), logged_model=logged_model)
         if (
             len(segments) >= 3
-            and segments[0].isdigit()
+            and is_ascii_int(segments[0])
             and _RUN_ID.match(segments[1])
             and segments[2] == "artifacts"
         ):

@@ -43,8 +43,24 @@ TRANSITIONS = Counter(
 ARTIFACT_BYTES_IN = Counter("registry_artifact_bytes_in", "Artifact bytes stored through this process.")
 ARTIFACT_BYTES_OUT = Counter("registry_artifact_bytes_out", "Artifact bytes served by this process.")
 
+CLIENT_ABORTS = Counter(
+    "registry_client_aborts",
+    "Requests whose client reset or closed the connection before the body was complete, by where it was read.",
+    ["where"],
+)
+CLIENT_ABORT_PLACES = ("api_upload", "api_body", "mlflow_artifact", "form_body")
+
 for _kind in LedgerKind.values:  # every kind is exported from the first scrape, at 0
     TRANSITIONS.labels(kind=_kind)
+
+
+for _where in CLIENT_ABORT_PLACES:
+    CLIENT_ABORTS.labels(where=_where)
+
+
+def record_client_abort(where: str) -> None:
+    """Count one upload the client abandoned mid-body (``where``: one of CLIENT_ABORT_PLACES)."""
+    CLIENT_ABORTS.labels(where=where).inc()
 
 
 def record_registration(total_bytes: int) -> None:

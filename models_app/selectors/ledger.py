@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from models_app.choices import STAGE_CHANGE_KINDS, LedgerKind, Stage
+from models_app.exceptions import InvalidInput
 from models_app.models import (
     LedgerEntry,
     ModelVersion,
@@ -62,7 +63,12 @@ def registered_model_history_at(*, registered_model: RegisteredModel, at: dateti
     """Replay the ledger up to ``at``: the answer comes from the ledger alone."""
     if timezone.is_aware(at):
         # PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows; UTC compares the same everywhere.
-        at = at.astimezone(UTC)
+        try:
+            at = at.astimezone(UTC)
+        except OverflowError:
+            raise InvalidInput(
+                "This time with its UTC offset is outside the years 1-9999.", field="at"
+            ) from None
     rows = (
         LedgerEntry.objects.filter(registered_model=registered_model, created_at__lte=at)
         .select_related("registered_model", "version", "transition_request")
@@ -116,6 +122,11 @@ def _parse_moment(text: str) -> datetime | None:
         return None
     if moment is not None and timezone.is_naive(moment):
         moment = timezone.make_aware(moment, UTC)
+    if moment is not None:
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:  # the offset carries it outside the years 1-9999: not a usable time
+            return None
     return moment
 
 

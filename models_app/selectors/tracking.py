@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce
 
 from models_app.choices import Role, VersionStatus
 from models_app.exceptions import ModelNotFound, NotFound, VersionNotFound
+from models_app.inputs import is_ascii_int
 from models_app.models import (
     ArtifactFile,
     DraftArtifact,
@@ -28,7 +29,7 @@ from models_app.names import canonical_name
 def experiment_get(*, experiment_id) -> Experiment:
     """An experiment by id (the numeric string the client holds); NotFound otherwise."""
     experiment = None
-    if str(experiment_id).isdigit():
+    if is_ascii_int(str(experiment_id)):
         experiment = Experiment.objects.filter(pk=int(experiment_id)).first()
     if experiment is None:
         raise NotFound(
@@ -186,7 +187,7 @@ def tracked_version_get(*, registered_model: RegisteredModel, number) -> ModelVe
     otherwise."""
     text = str(number).strip()
     version = None
-    if text.isdigit():
+    if is_ascii_int(text):
         version = tracked_version_list().filter(registered_model=registered_model, version=int(text)).first()
     if version is None:
         raise VersionNotFound(

@@ -10,6 +10,7 @@ from models_app.exceptions import (
     FileNotFound,
     VersionNotFound,
 )
+from models_app.inputs import is_ascii_int
 from models_app.models import (
     ArtifactFile,
     LedgerEntry,
@@ -46,7 +47,7 @@ def version_get(*, registered_model: RegisteredModel, ref: str | int) -> ModelVe
     qs = version_list(registered_model=registered_model)
     ref_text = str(ref).strip()
     version = None
-    if ref_text.isdigit():
+    if is_ascii_int(ref_text):
         version = qs.filter(version=int(ref_text)).first()
     elif ref_text == "latest":
         version = qs.filter(status=VersionStatus.READY).first()

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from models_app import rules
 from models_app.choices import LoggedModelStatus, RunStatus
 from models_app.exceptions import ExperimentAlreadyExists, InvalidInput
+from models_app.inputs import int_value
 from models_app.models import Experiment, LoggedModel, Run, RunMetric
 from models_app.services._shared import UNSET, Unset
 
@@ -80,11 +81,8 @@ def _pairs(items, field: str, *, max_value: int) -> dict[str, str]:
 def _millis(value, field: str) -> int | None:
     if value in (None, ""):
         return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput("Must be an integer (epoch milliseconds).", field=field) from None
-    if isinstance(value, bool) or number < 0 or number > 2**63 - 1:
+    number = int_value(value, field=field)
+    if number < 0 or number > 2**63 - 1:
         raise InvalidInput("Must be a non-negative integer (epoch milliseconds).", field=field)
     return number
 
@@ -246,10 +244,7 @@ def _metric_rows(metrics) -> list[RunMetric]:
             raise InvalidInput(
                 "Missing value for required parameter 'timestamp'.", field=f"metrics.{key}.timestamp"
             )
-        try:
-            step = int(item.get("step") or 0)
-        except (TypeError, ValueError):
-            raise InvalidInput("Must be an integer.", field=f"metrics.{key}.step") from None
+        step = int_value(item.get("step") or 0, field=f"metrics.{key}.step")
         nan = math.isnan(value)
         rows.append(
             RunMetric(key=key, value=0.0 if nan else value, is_nan=nan, timestamp=timestamp, step=step)
@@ -281,10 +276,7 @@ def run_outputs_log(*, run: Run, actor, models: Iterable[dict]) -> Run:
         model_id = _text(item.get("model_id"), f"models[{i}].model_id", max_length=34, required=True)
         if not LoggedModel.objects.filter(pk=model_id).exists():
             raise InvalidInput(f"Logged model '{model_id}' does not exist.", field=f"models[{i}].model_id")
-        try:
-            step = int(item.get("step") or 0)
-        except (TypeError, ValueError):
-            raise InvalidInput("Must be an integer.", field=f"models[{i}].step") from None
+        step = int_value(item.get("step") or 0, field=f"models[{i}].step")
         outputs.append({"model_id": model_id, "step": step})
     with transaction.atomic():
         run = _locked_run(run, actor)

@@ -22,6 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from models_app import rules, selectors
 from models_app.choices import Stage
 from models_app.exceptions import NotFound, RegistryError
+from models_app.inputs import is_ascii_int
 
 
 def registry_view(view: Callable) -> Callable:
@@ -49,7 +50,11 @@ def get_or_404(fn: Callable, **kwargs):
 
 
 def paginate(request: HttpRequest, queryset, per_page: int):
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+    # As for any page that is not a number, the first page: ``int`` would read "\u0662" as page 2.
+    number = request.GET.get("page")
+    return Paginator(queryset, per_page).get_page(
+        number if is_ascii_int(number) or number == "last" else None
+    )
 
 
 def tidy_filter_form(filterset, labels: dict[str, str] | None = None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from models_app.choices import Stage
+from models_app.inputs import AsciiIntegerField, is_ascii_int
 
 _COMMENT_MAX = 10_000
 
@@ -75,7 +76,7 @@ class CompareForm(forms.Form):
         help_text="Version numbers separated by commas, e.g. 3,5",
         max_length=200,
     )
-    baseline = forms.IntegerField(required=False, min_value=1, label="Baseline")
+    baseline = AsciiIntegerField(required=False, min_value=1, label="Baseline")
 
     MAX_VERSIONS = 8
 
@@ -85,7 +86,7 @@ class CompareForm(forms.Form):
         for part in raw.replace(" ", ",").split(","):
             if not part:
                 continue
-            if not part.isdigit() or int(part) < 1:
+            if not is_ascii_int(part) or int(part) < 1:
                 raise forms.ValidationError(f"'{part}' is not a version number.")
             if int(part) not in numbers:
                 numbers.append(int(part))

@@ -127,6 +127,8 @@ def instances(e2e_database, proxy, bucket, workdir):
         AWS_SECRET_ACCESS_KEY="testing",
         REGISTRY_WEB_CONCURRENCY="2",
         REGISTRY_WEB_THREADS="4",
+        # Every thread may receive a body: the concurrency below is the point of this test.
+        REGISTRY_BODY_SLOTS="4",
         REGISTRY_LOG_FORMAT="json",
         REGISTRY_LOG_LEVEL="INFO",
         REGISTRY_METRICS_TOKEN=METRICS_TOKEN,

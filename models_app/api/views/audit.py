@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from models_app import selectors
 from models_app.api import serializers as s
+from models_app.api.number_fields import AsciiIntegerField
 from models_app.api.permissions import HasRegistryRole
 from models_app.api.schema import error_responses
 from models_app.api.views.lookup import NAME_PARAM, ModelScopedMixin, validated
@@ -69,7 +70,7 @@ class AnchorCheckSerializer(serializers.Serializer):
     )
     detail = serializers.CharField()
     checkpoint = serializers.CharField(allow_null=True, help_text="The checkpoint's name in the store.")
-    count = serializers.IntegerField(allow_null=True, help_text="Rows the checkpoint covered.")
+    count = AsciiIntegerField(allow_null=True, help_text="Rows the checkpoint covered.")
     created_at = serializers.DateTimeField(allow_null=True, help_text="When the checkpoint was written.")
 
 
@@ -77,8 +78,8 @@ class ChainReportSerializer(serializers.Serializer):
     """The outcome of verifying the ledger's hash chain against itself and its newest checkpoint."""
 
     ok = serializers.BooleanField(help_text="True when every row is intact and in place.")
-    checked = serializers.IntegerField(help_text="Rows walked before the verdict.")
-    first_bad_id = serializers.IntegerField(
+    checked = AsciiIntegerField(help_text="Rows walked before the verdict.")
+    first_bad_id = AsciiIntegerField(
         allow_null=True,
         help_text="Id of the first altered, inserted or removed row (null when ok, truncated or rewound "
         "to fewer rows than the checkpoint covered).",

@@ -13,12 +13,14 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from models_app import selectors, services
+from models_app.api.number_fields import AsciiIntegerField
 from models_app.api.permissions import HasRegistryRole
 from models_app.api.schema import error_responses
 from models_app.api.serializers import StrictInputSerializer
 from models_app.api.views.lookup import NAME_PARAM, REF_PARAM, ModelScopedMixin, validated, version_or_404
 from models_app.choices import DeliveryState, DeploymentStatus, EventType
 from models_app.exceptions import InvalidInput, NotFound
+from models_app.inputs import is_ascii_int
 from models_app.models import Deployment, Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from models_app.pipeline.events import event_body
 from models_app.services import webhooks
@@ -35,7 +37,7 @@ class EventSerializer(serializers.Serializer):
     cursor = serializers.CharField(help_text="Pass as `after` to read the events after this one.")
     actor = serializers.CharField(allow_null=True)
     model = serializers.CharField(allow_null=True)
-    version = serializers.IntegerField(allow_null=True)
+    version = AsciiIntegerField(allow_null=True)
     request_id = serializers.CharField(allow_null=True)
     data = serializers.DictField(help_text="Type-specific details (stages, request, alias, files, ...).")
 
@@ -55,7 +57,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
     """One deployment report."""
 
     model = serializers.CharField(source="registered_model.name", read_only=True)
-    version = serializers.IntegerField(source="version.version", read_only=True)
+    version = AsciiIntegerField(source="version.version", read_only=True)
     reported_by = serializers.CharField(source="reported_by.username", read_only=True)
 
     class Meta:
@@ -188,7 +190,7 @@ def _int_param(request, name: str, *, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not is_ascii_int(raw) or not low <= int(raw) <= high:
         raise InvalidInput(f"Must be a whole number from {low} to {high}.", field=name)
     return int(raw)
 
@@ -219,7 +221,7 @@ class EventFeedView(APIView):
         if after_raw == "latest":
             last = selectors.event_last_sequence()
             return Response({"results": [], "next_cursor": str(last), "has_more": False})
-        if not after_raw.isdigit() or len(after_raw) > 18:
+        if not is_ascii_int(after_raw):
             raise InvalidInput("Must be a cursor from a previous answer, 0, or 'latest'.", field="after")
         after = int(after_raw)
         limit = _int_param(request, "limit", default=100, low=1, high=500)

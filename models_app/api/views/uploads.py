@@ -23,9 +23,11 @@ from rest_framework.views import APIView
 
 from models_app import rules, selectors, services
 from models_app.api import serializers as api_serializers
+from models_app.api.number_fields import AsciiIntegerField
 from models_app.api.schema import error_responses
 from models_app.api.views.lookup import NAME_PARAM, ModelScopedMixin, validated
 from models_app.choices import UploadStatus
+from models_app.inputs import check_json_value, loads_strict
 from models_app.models import UploadSession
 from models_app.storage import objectstore
 from models_app.storage.artifacts import artifact_storage
@@ -49,15 +51,24 @@ class UploadFileInputSerializer(serializers.Serializer):
     path = serializers.CharField(
         max_length=1024, trim_whitespace=False, help_text="Relative path inside the version."
     )
-    size = serializers.IntegerField(min_value=0, help_text="Exact size in bytes.")
+    size = AsciiIntegerField(min_value=0, help_text="Exact size in bytes.")
     sha256 = serializers.RegexField(
         r"^[0-9a-fA-F]{64}\Z", help_text="SHA-256 of the whole file (64 hex digits); verified on completion."
     )
     content_type = serializers.CharField(max_length=255, required=False, default="application/octet-stream")
 
 
+class StrictJSONField(serializers.JSONField):
+    """A JSON value held to what a JSON column stores (``loads_strict``), also when a form sends it as text."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str | bytes) and (self.binary or getattr(data, "is_json_string", False)):
+            return loads_strict(data, field=self.field_name)
+        return check_json_value(data, field=self.field_name)
+
+
 class UploadBeginInputSerializer(serializers.Serializer):
-    metadata = serializers.JSONField(
+    metadata = StrictJSONField(
         required=False,
         default=dict,
         help_text="The version's metadata, as in the one-request registration (without `files`).",
@@ -70,18 +81,18 @@ class UploadAbortInputSerializer(serializers.Serializer):
 
 
 class UploadPartSerializer(serializers.Serializer):
-    part_number = serializers.IntegerField()
-    offset = serializers.IntegerField(help_text="First byte of the file this part holds.")
-    size = serializers.IntegerField(help_text="How many bytes this part holds.")
+    part_number = AsciiIntegerField()
+    offset = AsciiIntegerField(help_text="First byte of the file this part holds.")
+    size = AsciiIntegerField(help_text="How many bytes this part holds.")
     url = serializers.URLField(help_text="Presigned URL: PUT exactly these bytes to it, with no other auth.")
 
 
 class UploadFileSerializer(serializers.Serializer):
     path = serializers.CharField()
-    size = serializers.IntegerField()
+    size = AsciiIntegerField()
     sha256 = serializers.CharField()
     content_type = serializers.CharField()
-    part_count = serializers.IntegerField()
+    part_count = AsciiIntegerField()
     parts = UploadPartSerializer(
         many=True, help_text="Where to PUT each part; empty once the upload is no longer open."
     )
@@ -90,11 +101,11 @@ class UploadFileSerializer(serializers.Serializer):
 class UploadSessionSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     model = serializers.CharField()
-    version = serializers.IntegerField(help_text="The number of the pending version being uploaded.")
+    version = AsciiIntegerField(help_text="The number of the pending version being uploaded.")
     status = serializers.ChoiceField(choices=UploadStatus.choices)
     version_status = serializers.CharField()
     error = serializers.CharField(help_text="Why the upload failed or was aborted.")
-    part_size = serializers.IntegerField(help_text="Every part but the last has exactly this many bytes.")
+    part_size = AsciiIntegerField(help_text="Every part but the last has exactly this many bytes.")
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField(help_text="Not completed by then, the upload is aborted.")
     urls_expire_at = serializers.DateTimeField(

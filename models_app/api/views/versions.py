@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, status
@@ -20,6 +18,7 @@ from models_app.exceptions import (
 from models_app.filters import (
     ModelVersionFilterSet,
 )
+from models_app.inputs import loads_strict
 from models_app.models import ModelVersion
 from models_app.storage.artifacts import IncomingFile
 
@@ -43,10 +42,8 @@ def _metadata_from(request) -> dict | None:
             raise InvalidInput("Must be UTF-8 encoded JSON.", field="metadata")
     else:
         return None
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"Must be a JSON object ({exc}).", field="metadata") from None
+    # Paths inside are named as the service names them (``parameters.lr``, ``tags.team``).
+    return loads_strict(raw, field="metadata", inner="")
 
 
 class VersionAnswerMixin(ModelScopedMixin):
