@@ -14,6 +14,7 @@ from models_app.ui import presenters
 from models_app.ui.common import (
     attach_compare_urls,
     decorate_requests,
+    filtered,
     get_or_404,
     paginate,
     registry_view,
@@ -50,7 +51,7 @@ def registeredmodel_list(request: HttpRequest) -> HttpResponse:
     filterset = tidy_filter_form(
         RegisteredModelFilterSet(request.GET or None, queryset=selectors.registered_model_list_with_staging())
     )
-    page = paginate(request, filterset.qs, 25)
+    page = paginate(request, filtered(filterset), 25)
     return render(
         request,
         "models_app/registeredmodel_list.html",
@@ -76,6 +77,7 @@ def registeredmodel_detail(request: HttpRequest, name: str) -> HttpResponse:
     attach_compare_urls(pending)
     context = {
         "model": model,
+        "last_change_at": selectors.registered_model_last_change_at(registered_model=model),
         "versions": versions,
         "production": production,
         "key_metrics": presenters.key_metric_names(versions),
@@ -247,7 +249,7 @@ def transitionrequest_list(request: HttpRequest) -> HttpResponse:
         TransitionRequestFilterSet(data, queryset=selectors.transition_request_list()),
         {"model": "Model name", "requested_by": "Requested by"},
     )
-    page = paginate(request, filterset.qs, 25)
+    page = paginate(request, filtered(filterset), 25)
     requests = decorate_requests(page.object_list, request.user)
     attach_compare_urls(requests)
     return render(
@@ -267,7 +269,7 @@ def ledgerentry_list(request: HttpRequest) -> HttpResponse:
     )
     for name in ("since", "until"):
         filterset.form.fields[name].widget.input_type = "datetime-local"
-    page = paginate(request, filterset.qs, 50)
+    page = paginate(request, filtered(filterset), 50)
     export_query = request.GET.copy()
     export_query.pop("page", None)
     return render(
