@@ -15,7 +15,7 @@ import markdown
 import nh3
 from django.utils.timesince import timesince
 
-from models_app.choices import Decision, Stage
+from models_app.choices import Decision, Stage, stage_label
 
 # Metric names containing any of these are lower-is-better; everything else is higher-is-better.
 LOWER_IS_BETTER_MARKERS = ("loss", "error", "latency", "mae", "mse", "rmse")
@@ -91,15 +91,6 @@ def file_download_url(model_name: str, version_number: int, path: str) -> str:
 
 # A decision as it reads once made ("Rejected", not the choice label with a "d" appended).
 _DECISIONS_MADE = {Decision.APPROVE: "Approved", Decision.REJECT: "Rejected"}
-
-
-def stage_label(stage: str) -> str:
-    """A stage for people: "No stage" rather than the choice label "None"."""
-    try:
-        st = Stage(stage)
-    except ValueError:
-        return str(stage or "")
-    return "No stage" if st == Stage.NONE else st.label
 
 
 def decision_label(decision: str) -> str:
