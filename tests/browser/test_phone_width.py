@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
+from django.utils import timezone
 
 from models_app import services
 from tests.conftest import register
@@ -70,7 +71,9 @@ def wide_state(publisher, reviewer, team, superuser, settings):
     return scenario, wide
 
 
-def test_every_page_fits_a_phone_without_sideways_scrolling(browser, live_server, wide_state, superuser):
+def test_every_page_fits_a_phone_without_sideways_scrolling(
+    browser, live_server, wide_state, superuser, norole
+):
     scenario, wide = wide_state
     name = scenario.model.name
     pages = [
@@ -78,6 +81,7 @@ def test_every_page_fits_a_phone_without_sideways_scrolling(browser, live_server
         "/models/",
         f"/models/{name}/",
         f"/models/{name}/history/",
+        f"/models/{name}/history/?at=" + timezone.now().isoformat().replace("+", "%2B"),
         f"/models/{name}/compare/?versions=2,3,{wide.version}",
         f"/models/{name}/versions/{wide.version}/",
         f"/models/{name}/versions/{scenario.candidate.version}/",
@@ -87,6 +91,7 @@ def test_every_page_fits_a_phone_without_sideways_scrolling(browser, live_server
         "/approvals/?status=all",
         "/audit/",
         "/audit/?version=abc",
+        "/audit/?kind=approved",
         "/models/no-such-model/",
     ]
     context = browser.new_context(base_url=live_server.url, viewport=PHONE)
@@ -116,7 +121,43 @@ def test_every_page_fits_a_phone_without_sideways_scrolling(browser, live_server
         link = page.locator(f'a[href="{LONG_RUN_URL}"]')
         box = link.bounding_box()
         assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+        # The audit trail and the inbox keep every column: each row is a card whose cells carry their
+        # column's name, all on screen.
+        for path in ("/audit/", "/"):
+            page.goto(path)
+            row = page.locator(".table--ledger tbody tr").first
+            labels = row.locator("td").evaluate_all(
+                "cells => cells.map(c => getComputedStyle(c, '::before').content)"
+            )
+            assert labels == [
+                '"When"',
+                '"Model"',
+                '"Version"',
+                '"What"',
+                '"Stage change"',
+                '"Actor"',
+                '"Comment"',
+            ]
+            for cell in row.locator("td").all():
+                cell_box = cell.bounding_box()
+                assert cell_box["x"] >= 0 and cell_box["x"] + cell_box["width"] <= PHONE["width"]
+            assert row.locator('td[data-label="Actor"]').inner_text().strip()
 
+        # Signed in without a role: the 403 page; signed out: the sign-in page.
+        context.clear_cookies()
+        client.force_login(norole)
+        context.add_cookies(
+            [
+                {
+                    "name": django_settings.SESSION_COOKIE_NAME,
+                    "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        assert page.goto("/models/").status == 403
+        if page_width(page)["scroll"] != PHONE["width"]:
+            too_wide["403 /models/"] = page_width(page)
         context.clear_cookies()
         page.goto("/accounts/login/")
         width = page_width(page)
