@@ -12,6 +12,15 @@ class Stage(models.TextChoices):
     ARCHIVED = "archived", "Archived"
 
 
+def stage_label(stage) -> str:
+    """A stage for people: "No stage" for ``none`` (its choice label "None" reads as a missing value)."""
+    try:
+        st = Stage(stage)
+    except ValueError:
+        return str(stage or "")
+    return "No stage" if st == Stage.NONE else st.label
+
+
 class VersionStatus(models.TextChoices):
     """Whether a version's artifacts are completely stored and verified, or were purged.
 

@@ -297,7 +297,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "models_app.api.exceptions.exception_handler",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON unless a browser asks for HTML: then DRF's browsable API (read-only pages) for signed-in users.
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "models_app.api.renderers.ReadOnlyBrowsableAPIRenderer",
+    ],
     "DEFAULT_PARSER_CLASSES": [
         "models_app.api.parsers.StrictJSONParser",
         "rest_framework.parsers.FormParser",

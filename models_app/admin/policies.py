@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
@@ -13,8 +15,6 @@ from models_app.inputs import AsciiIntegerField
 from models_app.models import PromotionPolicy
 
 _FIELD_HELP = {
-    "metric_gates": 'All must pass to enter Production, e.g. [{"metric": "accuracy", "op": ">=", "value": 0.92}, '
-    '{"metric": "latency_p95_ms", "op": "<=", "value": 40}]. Operators: >=, >, <=, <, ==.',
     "group_approvals": 'Least approvals from members of each group, e.g. {"Governance": 1}. The requester '
     "never counts.",
     "freeze_windows": 'Production changes other than rollbacks are refused inside each window, e.g. [{"start": '
@@ -22,7 +22,76 @@ _FIELD_HELP = {
 }
 
 
+# One gate per line: the metric's name, an operator and a number ("accuracy >= 0.92").
+_GATE_LINE = re.compile(r"^(?P<metric>[^<>=]+?)\s*(?P<op>>=|<=|==|>|<)\s*(?P<value>\S+)$")
+_GATE_INDEX = re.compile(r"^metric_gates\[(\d+)\]")
+
+
+class MetricGatesField(forms.CharField):
+    """The metric gates as lines of ``metric op value`` rather than JSON; each line is checked and a
+    bad one is named by its number. The result is the list ``policies.clean_metric_gates`` returns."""
+
+    widget = forms.Textarea
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault(
+            "help_text",
+            "One gate per line, all must pass to enter Production: a metric, an operator "
+            f"({', '.join(policies.OPERATORS)}) and a number, e.g. <code>accuracy &gt;= 0.92</code> and "
+            "<code>latency_p95_ms &lt;= 40</code>. They are checked again at every approval.",
+        )
+        super().__init__(**kwargs)
+        self.widget.attrs.update(
+            {"rows": 4, "cols": 60, "spellcheck": "false", "class": "vLargeTextField gates-editor"}
+        )
+        self.widget.attrs.setdefault("placeholder", "accuracy >= 0.92\nlatency_p95_ms <= 40")
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            # The stored numbers as they are (a gate's str() rounds to six digits).
+            return "\n".join(
+                f"{g['metric']} {g['op']} {g['value']!r}" if isinstance(g, dict) else str(g) for g in value
+            )
+        return value
+
+    def to_python(self, value):
+        gates = []
+        for number, line in enumerate((value or "").splitlines(), start=1):
+            text = line.strip()
+            if not text:
+                continue
+            match = _GATE_LINE.match(text)
+            if not match:
+                raise ValidationError(
+                    f"Line {number} ({text!r}): write a metric, an operator "
+                    f"({', '.join(policies.OPERATORS)}) and a number, e.g. accuracy >= 0.92."
+                )
+            try:
+                threshold = float(match["value"])
+            except ValueError:
+                raise ValidationError(
+                    f"Line {number} ({text!r}): {match['value']!r} is not a number."
+                ) from None
+            if threshold.is_integer() and re.fullmatch(r"-?\d+", match["value"]):
+                threshold = int(threshold)
+            gates.append({"metric": match["metric"], "op": match["op"], "value": threshold, "line": number})
+        return gates
+
+    def clean(self, value):
+        gates = self.to_python(value)
+        lines = [gate.pop("line") for gate in gates]
+        try:
+            return policies.clean_metric_gates(gates)
+        except RegistryError as exc:
+            # The rule names the item (metric_gates[1].value): say which line that is.
+            found = _GATE_INDEX.match(exc.field or "")
+            where = f"Line {lines[int(found[1])]}" if found else "Metric gates"
+            raise ValidationError(f"{where}: {exc}") from None
+
+
 class PromotionPolicyForm(forms.ModelForm):
+    metric_gates = MetricGatesField(label="Metric gates")
     required_approvals = AsciiIntegerField(
         min_value=1,
         max_value=10,
@@ -52,9 +121,6 @@ class PromotionPolicyForm(forms.ModelForm):
                 f"{exc.field}: {exc}" if exc.field and exc.field != name else str(exc)
             ) from None
 
-    def clean_metric_gates(self):
-        return self._clean_with("metric_gates", policies.clean_metric_gates)
-
     def clean_group_approvals(self):
         return self._clean_with("group_approvals", policies.clean_group_approvals)
 
@@ -70,7 +136,8 @@ class PromotionPolicyAdmin(ServiceFormAdmin):
     list_display = ("registered_model", "summary", "updated_by", "updated_at")
     list_select_related = ("registered_model", "updated_by")
     search_fields = ("registered_model__name",)
-    raw_id_fields = ("registered_model",)
+    # A searchable picker of model names (the models admin's search), not a raw id.
+    autocomplete_fields = ("registered_model",)
     show_full_result_count = False
 
     def get_readonly_fields(self, request, obj=None):

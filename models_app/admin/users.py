@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 
 from models_app import services
 from models_app.admin.base import ServiceFormAdmin
+from models_app.choices import Role
 from models_app.exceptions import RegistryError
 
 admin.site.unregister(User)
@@ -23,8 +24,27 @@ class RegistryUserAdmin(ServiceFormAdmin, UserAdmin):
     pending requests are cancelled.
     """
 
+    list_display = ("username", "full_name", "email", "roles", "teams", "is_active", "is_staff", "last_login")
     list_filter = ("is_active", "is_staff", "is_superuser", "groups")
     actions = ("deactivate_selected",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description="Name", ordering="last_name")
+    def full_name(self, obj):
+        return obj.get_full_name()
+
+    @admin.display(description="Roles")
+    def roles(self, obj):
+        """The registry roles (role groups), and superuser status, which holds every role."""
+        names = sorted(g.name for g in obj.groups.all() if g.name in Role.values)
+        return ", ".join(["Superuser", *names] if obj.is_superuser else names) or "—"
+
+    @admin.display(description="Teams")
+    def teams(self, obj):
+        """Every other group is a team."""
+        return ", ".join(sorted(g.name for g in obj.groups.all() if g.name not in Role.values)) or "—"
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser

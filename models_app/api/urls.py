@@ -14,6 +14,7 @@ from models_app.api.views import (
     models,
     policies,
     requests,
+    root,
     tokens,
     uploads,
     versions,
@@ -28,6 +29,7 @@ MODEL = "models/<str:name>/"
 VERSION = MODEL + "versions/<str:ref>/"
 
 urlpatterns = [
+    path("", root.ApiRootView.as_view(), name="root"),
     path("health/", health.health, name="health"),
     path("ready/", health.ready, name="ready"),
     path("schema/", SpectacularAPIView.as_view(**_docs), name="schema"),

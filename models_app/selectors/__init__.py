@@ -23,6 +23,7 @@ from models_app.selectors.ledger import (
 )
 from models_app.selectors.models import (
     registered_model_get,
+    registered_model_last_change_at,
     registered_model_list,
     registered_model_list_with_staging,
 )
@@ -106,6 +107,7 @@ __all__ = [
     "registered_model_get",
     "registered_model_history_at",
     "registered_model_history_at_text",
+    "registered_model_last_change_at",
     "registered_model_list",
     "registered_model_list_with_staging",
     "run_get",

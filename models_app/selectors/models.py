@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Greatest
 
 from models_app.choices import Stage
 from models_app.exceptions import (
     ModelNotFound,
 )
 from models_app.models import (
+    LedgerEntry,
     ModelAlias,
     ModelVersion,
     RegisteredModel,
@@ -45,10 +49,25 @@ def registered_model_get(*, name: str) -> RegisteredModel:
     return model
 
 
+def _latest_ledger_time():
+    rows = LedgerEntry.objects.filter(registered_model=OuterRef("pk")).order_by("-created_at")
+    return Subquery(rows.values("created_at")[:1])
+
+
 def registered_model_list_with_staging() -> QuerySet[RegisteredModel]:
-    """``registered_model_list`` plus each model's Staging versions as ``staging_versions`` (for the
-    models page)."""
+    """``registered_model_list`` plus each model's Staging versions as ``staging_versions`` and
+    ``last_change_at`` (its own edits or any ledgered change of its versions: registrations, stage
+    changes, decisions, aliases), for the models page."""
     staging = ModelVersion.objects.filter(stage=Stage.STAGING).order_by("-version")
-    return registered_model_list().prefetch_related(
-        Prefetch("versions", queryset=staging, to_attr="staging_versions")
+    return (
+        registered_model_list()
+        .annotate(last_change_at=Greatest("updated_at", Coalesce(_latest_ledger_time(), "updated_at")))
+        .prefetch_related(Prefetch("versions", queryset=staging, to_attr="staging_versions"))
     )
+
+
+def registered_model_last_change_at(*, registered_model: RegisteredModel) -> datetime:
+    """When the model last changed: its own edits, or the newest ledger row of it or its versions."""
+    rows = LedgerEntry.objects.filter(registered_model=registered_model)
+    latest = rows.aggregate(at=Max("created_at"))["at"]
+    return max(registered_model.updated_at, latest) if latest else registered_model.updated_at

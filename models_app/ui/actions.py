@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from models_app import rules, selectors, services
 from models_app.choices import RequestKind, RequestStatus, Stage
-from models_app.ui import confirmations
+from models_app.ui import confirmations, presenters
 from models_app.ui.common import (
     attach_compare_urls,
     confirmed,
@@ -51,7 +51,7 @@ def modelversion_transition(request: HttpRequest, name: str, number: int) -> Htt
         lambda data: services.version_transition(
             version=version, to=data["to"], actor=request.user, comment=data["comment"]
         ),
-        lambda v: f"v{v.version} moved to {Stage(v.stage).label}.",
+        lambda v: f"v{v.version} moved to {presenters.stage_label(v.stage)}.",
     )
     return redirect(next_url(request, _version_url(model, version)))
 

@@ -67,7 +67,21 @@ def tidy_filter_form(filterset, labels: dict[str, str] | None = None):
         choices = getattr(field, "choices", None)
         if isinstance(choices, list) and choices and choices[0][0] == "":
             field.choices = [("", "Any"), *choices[1:]]
+        if hasattr(field.widget, "choices") and not hasattr(field, "queryset"):
+            # The form's deep copy leaves the widget iterating the class's field (its dashes), so the
+            # widget gets the choices it shows from this field, with "Any" for the empty one.
+            field.widget.choices = [
+                (value, "Any" if value == "" else label) for value, label in field.choices
+            ]
     return filterset
+
+
+def filtered(filterset):
+    """The filterset's rows, or none while its input is invalid: a bad filter is shown as an error on
+    the form rather than silently ignored (which would list everything)."""
+    if filterset.is_bound and not filterset.is_valid():
+        return filterset.queryset.none()
+    return filterset.qs
 
 
 def next_url(request: HttpRequest, default: str) -> str:

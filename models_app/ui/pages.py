@@ -19,6 +19,7 @@ from models_app.ui import lineage, presenters
 from models_app.ui.common import (
     attach_compare_urls,
     decorate_requests,
+    filtered,
     get_or_404,
     paginate,
     registry_view,
@@ -55,8 +56,9 @@ def registeredmodel_list(request: HttpRequest) -> HttpResponse:
     filterset = tidy_filter_form(
         RegisteredModelFilterSet(request.GET or None, queryset=selectors.registered_model_list_with_staging())
     )
-    qs = filterset.qs
-    metric_name = presenters.model_list_metric(filterset.form.cleaned_data if filterset.is_bound else {})
+    qs = filtered(filterset)
+    valid = filterset.is_bound and filterset.is_valid()
+    metric_name = presenters.model_list_metric(filterset.form.cleaned_data if valid else {})
     if metric_name:
         qs = qs.annotate(shown_metric=production_metric_value(metric_name))
     page = paginate(request, qs, 25)
@@ -91,6 +93,7 @@ def registeredmodel_detail(request: HttpRequest, name: str) -> HttpResponse:
     attach_compare_urls(pending)
     context = {
         "model": model,
+        "last_change_at": selectors.registered_model_last_change_at(registered_model=model),
         "versions": versions,
         "production": production,
         "key_metrics": presenters.key_metric_names(versions),
@@ -302,7 +305,7 @@ def transitionrequest_list(request: HttpRequest) -> HttpResponse:
         TransitionRequestFilterSet(data, queryset=selectors.transition_request_list()),
         {"model": "Model name", "requested_by": "Requested by"},
     )
-    page = paginate(request, filterset.qs, 25)
+    page = paginate(request, filtered(filterset), 25)
     requests = decorate_requests(page.object_list, request.user)
     attach_compare_urls(requests)
     return render(
@@ -322,7 +325,7 @@ def ledgerentry_list(request: HttpRequest) -> HttpResponse:
     )
     for name in ("since", "until"):
         filterset.form.fields[name].widget.input_type = "datetime-local"
-    page = paginate(request, filterset.qs, 50)
+    page = paginate(request, filtered(filterset), 50)
     export_query = request.GET.copy()
     export_query.pop("page", None)
     return render(

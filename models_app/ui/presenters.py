@@ -13,8 +13,9 @@ from urllib.parse import quote, urlsplit
 
 import markdown
 import nh3
+from django.utils.timesince import timesince
 
-from models_app.choices import Stage
+from models_app.choices import Decision, Stage, stage_label
 
 # Metric names containing any of these are lower-is-better; everything else is higher-is-better.
 LOWER_IS_BETTER_MARKERS = ("loss", "error", "latency", "mae", "mse", "rmse")
@@ -86,6 +87,28 @@ def file_download_url(model_name: str, version_number: int, path: str) -> str:
         f"/api/v1/models/{quote(model_name, safe='')}/versions/{int(version_number)}"
         f"/files/{quote(path, safe='/')}"
     )
+
+
+# A decision as it reads once made ("Rejected", not the choice label with a "d" appended).
+_DECISIONS_MADE = {Decision.APPROVE: "Approved", Decision.REJECT: "Rejected"}
+
+
+def decision_label(decision: str) -> str:
+    """An approval's decision in the past tense: "Approved" or "Rejected"."""
+    try:
+        return _DECISIONS_MADE[Decision(decision)]
+    except ValueError:
+        return str(decision)
+
+
+def time_ago(moment, now) -> str:
+    """How long ago ``moment`` was, in the largest unit or two ("3 hours, 5 minutes ago"); under a
+    minute (or a clock slightly ahead) reads "just now" rather than "0 minutes ago"."""
+    if moment is None:
+        return ""
+    if (now - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment, now)} ago"
 
 
 def lower_is_better(metric: str) -> bool:
@@ -219,7 +242,7 @@ def metric_charts(versions, *, limit: int = 8) -> list[MetricChart]:
                     version=version.version,
                     value=value,
                     stage=stage.value,
-                    stage_label=stage.label,
+                    stage_label=stage_label(stage),
                     x=round(x, 1),
                     y=round(y, 1),
                     label=format_number(value),

@@ -75,9 +75,13 @@ def test_it_returns_the_first_version_on_an_idempotent_retry(any_storage, api, p
     client = api(publisher)
     first = post_version(client, "fraud-detector", [("m.bin", b"one")], HTTP_IDEMPOTENCY_KEY="build-77")
     retry = post_version(client, "fraud-detector", [("m.bin", b"one")], HTTP_IDEMPOTENCY_KEY="build-77")
-    assert first.status_code == retry.status_code == 201
+    # A replay answers 200 (a creation 201), so a client can tell them apart; the body is the same.
+    assert first.status_code == 201
+    assert "Idempotent-Replayed" not in first
+    assert retry.status_code == 200
     assert retry.json() == first.json()
     assert retry["Idempotent-Replayed"] == "true"
+    assert retry["Location"] == first["Location"]
     assert ModelVersion.objects.count() == 1
     # The retry's bytes were not kept.
     assert stored_keys(any_storage) == [ArtifactFile.objects.get().storage_key]

@@ -300,7 +300,7 @@ def test_governance_sets_a_policy_in_the_admin(client, registered_model, role_gr
         reverse("admin:models_app_promotionpolicy_add"),
         {
             "registered_model": registered_model.pk,
-            "metric_gates": '[{"metric": "accuracy", "op": ">=", "value": 0.92}]',
+            "metric_gates": "accuracy >= 0.92",
             "group_approvals": '{"Governance": 1}',
             "freeze_windows": "[]",
             "required_approvals": "2",
@@ -315,12 +315,12 @@ def test_governance_sets_a_policy_in_the_admin(client, registered_model, role_gr
         bad = client.post(
             reverse("admin:models_app_promotionpolicy_change", args=[PromotionPolicy.objects.get().pk]),
             {
-                "metric_gates": '[{"metric": "accuracy", "op": "~", "value": 1}]',
+                "metric_gates": "accuracy ~ 1",
                 "group_approvals": "{}",
                 "freeze_windows": "[]",
                 "required_approvals": "2",
             },
         )
     assert bad.status_code == 200
-    assert "metric_gates[0].op" in bad.content.decode()
+    assert "Line 1 (&#x27;accuracy ~ 1&#x27;): write a metric, an operator" in bad.content.decode()
     assert LedgerEntry.objects.filter(kind=LedgerKind.POLICY_CHANGED).count() == 1

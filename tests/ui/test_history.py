@@ -1,5 +1,7 @@
 """The point-in-time page in the reviewer UI and the admin: answers replayed from the ledger alone."""
 
+import re
+
 from django.utils import timezone
 
 from models_app import services
@@ -27,7 +29,11 @@ def test_it_shows_what_was_in_production_and_who_approved_it(
     assert snapshot.production_version == 1
     assert snapshot.aliases == {"champion": 1}
     body = response.content.decode()
-    assert "v1 entered Production" in body
+    # Every version named is a link to its page.
+    link = f'<a href="/models/{registered_model.name}/versions/1/">v1</a>'
+    assert f"{link} entered Production" in body
+    assert f"<code>@champion</code> → {link}" in body
+    assert re.search(r"Production.*?</th><td>" + re.escape(link), body, re.S)
     assert "holdout AUC reproduced" in body
     assert reviewer.username in body
     assert "second look" not in body
@@ -67,7 +73,7 @@ def test_the_admin_shows_the_same_answer(
     response = client.get(url, {"at": moment.isoformat()})
     assert response.status_code == 200
     body = response.content.decode()
-    assert "v1 entered Production" in body
+    assert "v1</a> entered Production" in body
     assert "holdout AUC reproduced" in body
     changelist = client.get("/admin/models_app/registeredmodel/")
     assert url in changelist.content.decode()

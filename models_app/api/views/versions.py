@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.response import Response
 
@@ -71,8 +71,9 @@ class VersionAnswerMixin(ModelScopedMixin):
         description=(
             "Each `file` part's filename is its relative path inside the version. The files are streamed "
             "to storage and hashed; a declared SHA-256 that does not match, a bad path or a duplicate path "
-            "is refused with 400 and nothing is kept. With `Idempotency-Key`, a retry answers with the "
-            "version the first attempt created (same 201 body, header `Idempotent-Replayed: true`)."
+            "is refused with 400 and nothing is kept. With `Idempotency-Key`, a retry answers 200 with the "
+            "version the first attempt created (the same body, header `Idempotent-Replayed: true`), so a "
+            "client can tell a replay (200) from a creation (201)."
         ),
         tags=["versions"],
         parameters=[
@@ -85,7 +86,13 @@ class VersionAnswerMixin(ModelScopedMixin):
             ),
         ],
         request={"multipart/form-data": s.VersionRegisterInputSerializer},
-        responses={201: s.ModelVersionSerializer, **error_responses(400, 413, 503)},
+        responses={
+            201: s.ModelVersionSerializer,
+            200: OpenApiResponse(
+                s.ModelVersionSerializer, description="A retry with the same Idempotency-Key."
+            ),
+            **error_responses(400, 413, 503),
+        },
     ),
 )
 class ModelVersionListView(ModelScopedMixin, generics.ListAPIView):
@@ -134,6 +141,7 @@ class ModelVersionListView(ModelScopedMixin, generics.ListAPIView):
         headers = {"Location": body["url"]}
         if not created:
             headers["Idempotent-Replayed"] = "true"
+            return Response(body, status=status.HTTP_200_OK, headers=headers)
         return Response(body, status=status.HTTP_201_CREATED, headers=headers)
 
 

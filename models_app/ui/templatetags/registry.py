@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -58,7 +59,7 @@ def stage_badge(stage) -> str:
     st = _stage(stage)
     if st is None:
         return format_html('<span class="badge">{}</span>', stage or "—")
-    label = "No stage" if st == Stage.NONE else st.label
+    label = presenters.stage_label(st)
     return format_html(
         '<span class="badge badge--stage badge--{}">{}<span>{}</span></span>', st.value, stage_icon(st), label
     )
@@ -147,6 +148,22 @@ def kind_label(kind: str) -> str:
         return LedgerKind(kind).label
     except ValueError:
         return kind
+
+
+@register.filter
+def stage_label(stage: str) -> str:
+    return presenters.stage_label(stage)
+
+
+@register.filter
+def decision_label(decision: str) -> str:
+    return presenters.decision_label(decision)
+
+
+@register.filter
+def ago(moment) -> str:
+    """``moment`` relative to now: "just now", "5 minutes ago", "2 days, 3 hours ago"."""
+    return presenters.time_ago(moment, timezone.now())
 
 
 @register.filter
