@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("models_app", "0018_gov_retention_periodic_jobs"),
+        ("models_app", "0019_request_targets"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
