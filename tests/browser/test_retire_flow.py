@@ -74,6 +74,10 @@ def test_the_production_version_is_retired_by_request_with_a_confirmation_step(
     expect(card).to_contain_text("retirement")
     card.get_by_label(re.compile("^Comment")).fill("Agreed.")
     card.get_by_role("button", name="Approve").click()
+    # The decision's confirmation step says what the approval changes before anything moves.
+    expect(page.get_by_text("v2 leaves Production and is archived.")).to_be_visible()
+    expect(page.get_by_text("fraud-detector will have no Production version.")).to_be_visible()
+    page.get_by_role("button", name="Approve: v2 leaves Production").click()
     expect(
         page.get_by_text(re.compile("v2 left Production; fraud-detector has no Production version"))
     ).to_be_visible()
