@@ -48,9 +48,14 @@ serve: install
 	@test -n "$$DJANGO_SECRET_KEY" || { echo "make serve: set DJANGO_SECRET_KEY first (the settings refuse to start without it; see docs/operations.md)." >&2; exit 2; }
 	$(BIN)/python manage.py serve
 
-# The whole suite. Set DATABASE_URL=postgres://... to run it on PostgreSQL.
+# The whole suite, spread over one worker process per core (pytest-xdist): each worker has its own test
+# database, live servers, S3 server, OpenID provider and Chromium on ports the kernel picks, and runs whole
+# files (--dist loadfile), so a module's shared server starts once. PYTEST_WORKERS=0 runs it in this
+# process; PYTEST_ARGS adds options (CI: --durations). Set DATABASE_URL=postgres://... to run it on PostgreSQL.
+PYTEST_WORKERS ?= auto
+PYTEST_ARGS ?=
 test: install test-provider
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
