@@ -49,13 +49,14 @@ serve: install
 	$(BIN)/python manage.py serve
 
 # The whole suite, spread over one worker process per core (pytest-xdist): each worker has its own test
-# database, live servers, S3 server, OpenID provider and Chromium on ports the kernel picks, and runs whole
-# files (--dist loadfile), so a module's shared server starts once. PYTEST_WORKERS=0 runs it in this
-# process; PYTEST_ARGS adds options (CI: --durations). Set DATABASE_URL=postgres://... to run it on PostgreSQL.
+# database, live servers, S3 server, OpenID provider and Chromium on ports the kernel picks. Tests go to
+# whichever worker is free, except the folders that share costly servers (XDIST_GROUPS in tests/conftest.py),
+# which run whole on one worker. PYTEST_WORKERS=0 runs it in this process; PYTEST_ARGS adds options
+# (CI: --durations). Set DATABASE_URL=postgres://... to run it on PostgreSQL.
 PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?=
 test: install test-provider
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -53,6 +53,37 @@ def pytest_report_header(config):
     return "database: PostgreSQL"
 
 
+# Folders and modules whose tests share costly servers. Under ``pytest -n 2 --dist loadgroup`` (make test)
+# each of them runs whole on one worker, in collection order, so its servers start once; every other test
+# goes to whichever worker is free. mlflow: one live registry and the models each module trains; chromium:
+# one Chromium, one live server and one OpenID provider (node); instances: two gunicorn instances, in order.
+XDIST_GROUPS = {
+    "tests/mlflow/": "mlflow",
+    "tests/browser/": "chromium",
+    "tests/sso/": "chromium",
+    "tests/ops/test_instances.py": "instances",
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` by XDIST_GROUPS. (xdist's own loadgroup reads ``xdist_group`` marks by renaming
+    the test ids, which pytest 9.2 no longer lets it do: every test would be scheduled alone.)"""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedServerGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            for prefix, group in XDIST_GROUPS.items():
+                if path.startswith(prefix):
+                    return group
+            return nodeid
+
+    return SharedServerGroups(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     """On SQLite, tests of PostgreSQL behaviour (row locks, triggers, two instances) are deselected, and the
     run says so; they are never collected only to be skipped."""
