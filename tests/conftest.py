@@ -95,6 +95,35 @@ def pytest_collection_modifyitems(config, items):
         config.hook.pytest_deselected(items=postgres_only)
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """A run that ends "green" with fewer outcomes than tests to run fails: a parallel worker stopped by a
+    signal can otherwise end the session early with only what had passed so far, and exit 0."""
+    config = session.config
+    options = config.option
+    if hasattr(config, "workerinput") or exitstatus != pytest.ExitCode.OK:
+        return
+    if options.collectonly or getattr(options, "setuponly", False) or getattr(options, "setupplan", False):
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    outcomes = {
+        report.nodeid
+        for category, reports in reporter.stats.items()
+        if category not in ("", "deselected", "warnings")
+        for report in reports
+        if hasattr(report, "nodeid") and getattr(report, "when", None) in ("setup", "call", "teardown")
+    }
+    if len(outcomes) < session.testscollected:
+        reporter.ensure_newline()
+        reporter.write_line(
+            f"only {len(outcomes)} of the {session.testscollected} tests reported an outcome: the run "
+            "ended early (a worker was interrupted?)",
+            red=True,
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(autouse=True, scope="session")
 def flush_may_truncate_the_ledger():
     """Transactional tests end with Django's flush, one TRUNCATE of every table; the ledger's ``no_truncate``
