@@ -48,9 +48,19 @@ serve: install
 	@test -n "$$DJANGO_SECRET_KEY" || { echo "make serve: set DJANGO_SECRET_KEY first (the settings refuse to start without it; see docs/operations.md)." >&2; exit 2; }
 	$(BIN)/python manage.py serve
 
-# The whole suite. Set DATABASE_URL=postgres://... to run it on PostgreSQL.
+# The whole suite, spread over one worker process per core (pytest-xdist): each worker has its own test
+# database, live servers, S3 server, OpenID provider and Chromium on ports the kernel picks. Tests go to
+# whichever worker is free, except the folders that share costly servers (XDIST_GROUPS in tests/conftest.py),
+# which run whole on one worker. PYTEST_WORKERS=0 runs it in this process; PYTEST_ARGS adds options
+# (CI: --durations). Set DATABASE_URL=postgres://... to run it on PostgreSQL.
+PYTEST_WORKERS ?= auto
+PYTEST_ARGS ?=
+# schemathesis gives every operation's case the same test id, and xdist runs only the first test of an id:
+# this module runs in a pass of its own, in one process.
+ONE_ID_TESTS := tests/trust/test_schema_fuzz.py
 test: install test-provider
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --ignore=$(ONE_ID_TESTS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(ONE_ID_TESTS) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -53,6 +53,37 @@ def pytest_report_header(config):
     return "database: PostgreSQL"
 
 
+# Folders and modules whose tests share costly servers. Under ``pytest -n 2 --dist loadgroup`` (make test)
+# each of them runs whole on one worker, in collection order, so its servers start once; every other test
+# goes to whichever worker is free. mlflow: one live registry and the models each module trains; chromium:
+# one Chromium, one live server and one OpenID provider (node); instances: two gunicorn instances, in order.
+XDIST_GROUPS = {
+    "tests/mlflow/": "mlflow",
+    "tests/browser/": "chromium",
+    "tests/sso/": "chromium",
+    "tests/ops/test_instances.py": "instances",
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` by XDIST_GROUPS. (xdist's own loadgroup reads ``xdist_group`` marks by renaming
+    the test ids, which pytest 9.2 no longer lets it do: every test would be scheduled alone.)"""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedServerGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            for prefix, group in XDIST_GROUPS.items():
+                if path.startswith(prefix):
+                    return group
+            return nodeid
+
+    return SharedServerGroups(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     """On SQLite, tests of PostgreSQL behaviour (row locks, triggers, two instances) are deselected, and the
     run says so; they are never collected only to be skipped."""
@@ -62,6 +93,39 @@ def pytest_collection_modifyitems(config, items):
     if postgres_only:
         items[:] = [item for item in items if not item.get_closest_marker("postgres")]
         config.hook.pytest_deselected(items=postgres_only)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A run that ends "green" with fewer outcomes than tests to run fails. pytest-xdist schedules tests by
+    id and runs only the first of tests that share one (schemathesis' cases do: make test runs that module
+    in a pass of its own), and it would still exit 0."""
+    config = session.config
+    options = config.option
+    if hasattr(config, "workerinput") or exitstatus != pytest.ExitCode.OK:
+        return
+    if options.collectonly or getattr(options, "setuponly", False) or getattr(options, "setupplan", False):
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    # One outcome per test: its call, or its setup when that failed or skipped (no call follows). Counted,
+    # not collected into a set of ids: schemathesis gives all its cases one id.
+    outcomes = sum(
+        1
+        for category, reports in reporter.stats.items()
+        if category not in ("", "deselected", "warnings")
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        or (getattr(report, "when", None) == "setup" and report.outcome != "passed")
+    )
+    if outcomes < session.testscollected:
+        reporter.ensure_newline()
+        reporter.write_line(
+            f"only {outcomes} of the {session.testscollected} tests reported an outcome: the run "
+            "ran only part of them (tests sharing one id under pytest -n, or a worker that ended early)",
+            red=True,
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True, scope="session")

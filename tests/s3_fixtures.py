@@ -10,29 +10,14 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import socket
 import threading
 
 import pytest
 
-# The ports this suite may serve on; the first free one is used.
-PORTS = range(8120, 8130)
 REGION = "us-east-1"
 CREDENTIALS = {"access_key": "registry-test", "secret_key": "registry-test-secret"}
 _buckets = itertools.count(1)
 _sessions = threading.local()
-
-
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1} for the S3 test server")
 
 
 class S3Server:
@@ -41,11 +26,15 @@ class S3Server:
     def __init__(self):
         from moto.server import ThreadedMotoServer
 
-        self.port = _free_port()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        # Port 0: the kernel picks a free port, so parallel workers (pytest -n) never race for one.
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.running = False
         self._client = None
+        self.start()
+        self.port = self._server.get_host_and_port()[1]
+        # ``down()`` restarts the server: on the same port, which the clients' endpoint names.
+        self._server._port = self.port
+        self.endpoint = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         if not self.running:

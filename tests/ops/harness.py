@@ -18,6 +18,14 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 
 
+def free_port() -> int:
+    """A port nobody listens on now, chosen by the kernel: parallel test workers (and other people's runs
+    on the same machine) never get the same one, as they would with fixed numbers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -28,11 +28,10 @@ import pytest
 from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.ops.harness import REPO, Instance, TcpProxy, pid_alive, port_is_free
+from tests.ops.harness import REPO, Instance, TcpProxy, free_port, pid_alive
 
 pytestmark = [pytest.mark.postgres, pytest.mark.s3]
 
-PORT_A, PORT_B, PROXY_PORT, S3_PORT = 8143, 8144, 8145, 8148
 METRICS_TOKEN = "e2e-metrics-token-0123456789"
 MODEL = "fraud-e2e"
 START_TIMEOUT = 45
@@ -75,14 +74,14 @@ def _url(db: dict, port: int) -> str:
 def bucket():
     from moto.server import ThreadedMotoServer
 
-    assert port_is_free(S3_PORT), f"port {S3_PORT} is taken"
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=S3_PORT, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
     import boto3
 
     client = boto3.client(
         "s3",
-        endpoint_url=f"http://127.0.0.1:{S3_PORT}",
+        endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
@@ -94,8 +93,7 @@ def bucket():
 
 @pytest.fixture(scope="module")
 def proxy(e2e_database):
-    assert port_is_free(PROXY_PORT), f"port {PROXY_PORT} is taken"
-    p = TcpProxy(PROXY_PORT, (e2e_database["host"], e2e_database["port"])).start()
+    p = TcpProxy(free_port(), (e2e_database["host"], e2e_database["port"])).start()
     yield p
     p.stop()
 
@@ -121,7 +119,7 @@ def instances(e2e_database, proxy, bucket, workdir):
         REGISTRY_ARTIFACT_ROOT=str(workdir / "shared-artifacts"),
         REGISTRY_STORAGE="s3" if USE_S3 else "filesystem",
         AWS_STORAGE_BUCKET_NAME="registry-e2e",
-        AWS_S3_ENDPOINT_URL=f"http://127.0.0.1:{S3_PORT}",
+        AWS_S3_ENDPOINT_URL=bucket.meta.endpoint_url,
         AWS_S3_REGION_NAME="us-east-1",
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
@@ -141,9 +139,9 @@ def instances(e2e_database, proxy, bucket, workdir):
     (workdir / "static").mkdir(exist_ok=True)
     args = ("--no-collectstatic",)
     a = Instance(
-        "a", PORT_A, {**base, "DATABASE_URL": _url(e2e_database, e2e_database["port"])}, workdir, args
+        "a", free_port(), {**base, "DATABASE_URL": _url(e2e_database, e2e_database["port"])}, workdir, args
     )
-    b = Instance("b", PORT_B, {**base, "DATABASE_URL": _url(e2e_database, PROXY_PORT)}, workdir, args)
+    b = Instance("b", free_port(), {**base, "DATABASE_URL": _url(e2e_database, proxy.port)}, workdir, args)
     try:
         # Started together on an empty database: one migrates under the advisory lock, the other waits.
         a.start()

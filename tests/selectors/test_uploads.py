@@ -1,6 +1,5 @@
 """selectors.upload_session_get."""
 
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -28,7 +27,8 @@ def test_an_upload_is_found_only_under_its_own_model(registered_model, publisher
     assert (exc.value.field, exc.value.message) == ("id", f"'churn' has no upload {session.pk}.")
 
 
-@pytest.mark.parametrize("upload_id", ["not-a-uuid", "", str(uuid.uuid4())])
+# A fixed unknown id: parallel workers (pytest -n) must collect the same test names.
+@pytest.mark.parametrize("upload_id", ["not-a-uuid", "", "3f6c2a1e-9b4d-4c8e-a7f2-5d1e0b9c8a64"])
 def test_an_unknown_or_malformed_upload_id_is_upload_not_found(registered_model, upload_id):
     with pytest.raises(UploadNotFound) as exc:
         selectors.upload_session_get(registered_model=registered_model, upload_id=upload_id)
