@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
+from django.db.models.signals import m2m_changed
+from django.dispatch import receiver
 
 from models_app.choices import Role
 from models_app.models import RegisteredModel
@@ -14,6 +16,29 @@ CREATE_MODEL_PERM = "models_app.add_registeredmodel"
 GOVERN_MODEL_PERM = "models_app.change_registeredmodel"
 
 
+# The user's groups (id -> name), read once per user object: a request authenticates one user object, so
+# its role and team checks cost one query in all, like Django's own permission cache on the same object.
+_GROUPS_CACHE = "_registry_groups"
+
+
+def group_names_by_id(user) -> dict[int, str]:
+    """The ids and names of the groups ``user`` belongs to, cached on the user object."""
+    cached = getattr(user, _GROUPS_CACHE, None)
+    if cached is None:
+        cached = dict(user.groups.values_list("pk", "name"))
+        setattr(user, _GROUPS_CACHE, cached)
+    return cached
+
+
+@receiver(m2m_changed, sender=User.groups.through)
+def _forget_groups(sender, instance, action, **kwargs) -> None:
+    """``user.groups.add(...)`` and friends: the same user object answers with its new groups."""
+    if action.startswith("post_") and isinstance(instance, User):
+        instance.__dict__.pop(_GROUPS_CACHE, None)
+        instance.__dict__.pop("_perm_cache", None)
+        instance.__dict__.pop("_group_perm_cache", None)
+
+
 def is_team_member(user, team: Group | int) -> bool:
     """Whether ``user`` belongs to the team group (superusers belong everywhere)."""
     if not (user and user.is_authenticated and user.is_active):
@@ -21,7 +46,7 @@ def is_team_member(user, team: Group | int) -> bool:
     if user.is_superuser:
         return True
     team_id = team if isinstance(team, int) else team.pk
-    return user.groups.filter(pk=team_id).exists()
+    return team_id in group_names_by_id(user)
 
 
 def can_create_model(user, team: Group) -> bool:
@@ -59,4 +84,4 @@ def has_any_role(user) -> bool:
     """Whether the user holds any registry role (or is a superuser)."""
     if not (user and user.is_authenticated and user.is_active):
         return False
-    return user.is_superuser or user.groups.filter(name__in=Role.values).exists()
+    return user.is_superuser or not set(Role.values).isdisjoint(group_names_by_id(user).values())

@@ -85,7 +85,10 @@ def _next_sequence(registered_model: RegisteredModel | None, *, model_locked: bo
         # with a service holding the model lock, because the event's foreign key to the model must
         # wait for that lock while we hold the head.
         RegisteredModel.objects.select_for_update().filter(pk=registered_model.pk).exists()
-    ledger._lock_head()
+    if not model_locked:
+        # An event for a ledger row (model_locked) is written right after ``ledger.append`` in the same
+        # transaction, which holds the head's lock already: it is taken once per write, not twice.
+        ledger._lock_head()
     return (Event.objects.aggregate(last=Max("sequence"))["last"] or 0) + 1
 
 
