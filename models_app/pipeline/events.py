@@ -39,6 +39,7 @@ from models_app import ledger
 from models_app.choices import Decision, EventType, LedgerKind
 from models_app.models import (
     Approval,
+    ArtifactFile,
     Event,
     LedgerEntry,
     ModelVersion,
@@ -93,10 +94,11 @@ def _next_sequence(registered_model: RegisteredModel | None, *, model_locked: bo
 
 
 def _files(version: ModelVersion) -> list[dict]:
-    return [
-        {"path": f.path, "size": f.size, "sha256": f.sha256}
-        for f in version.files.order_by("path").only("path", "size", "sha256")
-    ]
+    # values(): one query (model instances through the related manager would fetch each one's deferred
+    # version_id to link it back to ``version``).
+    return list(
+        ArtifactFile.objects.filter(version_id=version.pk).order_by("path").values("path", "size", "sha256")
+    )
 
 
 def _fan_out(event: Event, registered_model: RegisteredModel | None) -> int:
@@ -147,7 +149,9 @@ def _emit(
     data = dict(payload or {})
     if version is not None and type in _WITH_FILES and "files" not in data:
         data["files"] = _files(version)
-    with transaction.atomic():
+    # Inside a service's transaction (every ledger row's event) no savepoint is needed: a failure here
+    # fails the whole write anyway. Alone (version.failed), this is the event's own transaction.
+    with transaction.atomic(savepoint=False):
         event = Event(
             sequence=_next_sequence(registered_model, model_locked=model_locked),
             type=type,
