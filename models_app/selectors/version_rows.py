@@ -57,9 +57,21 @@ def _newer_report() -> Exists:
     )
 
 
+_BASE: list[QuerySet[ModelVersion]] = []
+
+
 def version_rows() -> QuerySet[ModelVersion]:
     """Versions with ``file_rows``, ``alias_names``, ``deployment_rows`` and ``hold_row`` as JSON columns
-    (``version_row_facts`` turns them into Python values), newest first within each model."""
+    (the API's fields read them), newest first within each model.
+
+    The annotated queryset is built once per process and cloned for each use: resolving its subqueries
+    costs more than the query itself."""
+    if not _BASE:
+        _BASE.append(_version_rows())
+    return _BASE[0].all()
+
+
+def _version_rows() -> QuerySet[ModelVersion]:
     files = _rows_of(
         ArtifactFile.objects.filter(version_id=OuterRef("pk")),
         JSONObject(path="path", size="size", sha256="sha256", content_type="content_type"),
