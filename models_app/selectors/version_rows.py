@@ -160,7 +160,17 @@ def version_read(*, name: str, ref) -> ModelVersion:
     """The version ``ref`` names (a number, ``latest``, a stage or ``@alias``) of the model ``name``, as
     ``version_rows`` reads it: one query. ModelNotFound or VersionNotFound otherwise."""
     where, ref_text = _ref_filter(ref)
-    version = version_rows().filter(where, registered_model__name=canonical_name(name)).first()
+    # The model's id as a sub-select (an InitPlan), not a join on its name: PostgreSQL then walks the
+    # (model, number) index of that one model newest first, instead of choosing, for `latest`, an index
+    # over the status of every version of every model.
+    model_id = RegisteredModel.objects.filter(name=canonical_name(name)).values("pk")[:1]
+    if ref_text.startswith("@"):
+        # The alias's version id as a sub-select too: the version is then found by its primary key.
+        alias = ModelAlias.objects.filter(registered_model_id=Subquery(model_id), name=ref_text[1:])
+        where = Q(pk=Subquery(alias.values("version_id")[:1]))
+    version = (
+        version_rows().filter(where, registered_model_id=Subquery(model_id)).order_by("-version").first()
+    )
     if version is None:
         model = registered_model_row(name=name)
         raise VersionNotFound(f"'{model.name}' has no version '{ref_text}'.", field="ref")
