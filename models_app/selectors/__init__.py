@@ -67,6 +67,7 @@ from models_app.selectors.version_rows import (
     json_datetime,
     registered_model_row,
     version_read,
+    version_row_find,
     version_row_get,
     version_rows,
 )
@@ -133,6 +134,7 @@ __all__ = [
     "version_list_children",
     "version_purge_facts",
     "version_read",
+    "version_row_find",
     "version_row_get",
     "version_rows",
     "webhook_delivery_list",

@@ -188,3 +188,20 @@ def version_row_get(*, registered_model: RegisteredModel, ref) -> ModelVersion:
         raise VersionNotFound(f"'{registered_model.name}' has no version '{ref_text}'.", field="ref")
     version.registered_model = registered_model
     return version
+
+
+def version_row_find(*, name: str, ref) -> ModelVersion:
+    """``version_row_get`` for a model given by name: the version row with its model (and team) joined, in
+    one query. ModelNotFound or VersionNotFound otherwise."""
+    where, ref_text = _ref_filter(ref)
+    model_id = RegisteredModel.objects.filter(name=canonical_name(name)).values("pk")[:1]
+    version = (
+        ModelVersion.objects.select_related("registered_model__team")
+        .filter(where, registered_model_id=Subquery(model_id))
+        .order_by("-version")
+        .first()
+    )
+    if version is None:
+        model = registered_model_row(name=name)
+        raise VersionNotFound(f"'{model.name}' has no version '{ref_text}'.", field="ref")
+    return version

@@ -13,7 +13,7 @@ from models_app import rules, selectors, services
 from models_app.api import serializers as s
 from models_app.api.parsers import ArtifactMultiPartParser
 from models_app.api.schema import error_responses
-from models_app.api.views.lookup import NAME_PARAM, REF_PARAM, ModelScopedMixin, validated, version_or_404
+from models_app.api.views.lookup import NAME_PARAM, REF_PARAM, ModelScopedMixin, validated
 from models_app.exceptions import (
     InvalidInput,
 )
@@ -62,7 +62,7 @@ class VersionAnswerMixin(ModelScopedMixin):
         """Validate the body, then ``service(version=..., actor=..., **body)`` on the version ``ref``
         names, and answer with the version as it is now."""
         data = validated(input_serializer, self.request.data)
-        version = version_or_404(self.get_registered_model(), ref)
+        version = selectors.version_row_find(name=self.kwargs["name"], ref=ref)
         service(version=version, actor=self.request.user, **data)
         return self.version_answer(version.version)
 
