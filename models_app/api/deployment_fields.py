@@ -8,6 +8,8 @@ from rest_framework import serializers
 from models_app import selectors
 from models_app.models import Deployment, ModelVersion
 
+_UNREAD = object()
+
 
 class CurrentDeploymentSerializer(serializers.ModelSerializer):
     """Where a version runs now: the latest report for an environment."""
@@ -34,6 +36,20 @@ class CurrentDeploymentsField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_representation(self, obj):
+        rows = getattr(obj, "deployment_rows", _UNREAD)
+        if rows is not _UNREAD:  # read as JSON by selectors.version_rows
+            stamp = serializers.DateTimeField()
+            return [
+                {
+                    "environment": row["environment"],
+                    "version": obj.version,
+                    "status": row["status"],
+                    "url": row["url"],
+                    "reported_by": row["reported_by"],
+                    "reported_at": stamp.to_representation(selectors.json_datetime(row["reported_at"])),
+                }
+                for row in sorted(rows or (), key=lambda row: row["environment"])
+            ]
         current = getattr(obj, "current_deployments", None)
         if current is None:  # not prefetched by the selector
             if isinstance(obj, ModelVersion):

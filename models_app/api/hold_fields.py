@@ -23,6 +23,22 @@ class LegalHoldSerializer(serializers.Serializer):
     )
 
 
+_UNREAD = object()
+
+
+def _hold_from_row(row: dict | None) -> dict | None:
+    """A hold as ``selectors.version_rows`` reads it (a JSON column), in LegalHoldSerializer's shape."""
+    if row is None:
+        return None
+    return {
+        "scope": "version" if row["version"] else "model",
+        "reason": row["reason"],
+        "placed_by": row["placed_by"],
+        "placed_at": serializers.DateTimeField().to_representation(selectors.json_datetime(row["placed_at"])),
+        "object_lock": bool(row["object_lock"]),
+    }
+
+
 def _covering(obj):
     if isinstance(obj, ModelVersion):
         return selectors.hold_covering(version=obj)
@@ -41,6 +57,9 @@ class HoldField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_representation(self, obj):
+        row = getattr(obj, "hold_row", _UNREAD)
+        if row is not _UNREAD:
+            return _hold_from_row(row)
         hold = _covering(obj)
         return LegalHoldSerializer(hold).data if hold is not None else None
 
@@ -58,4 +77,7 @@ class HeldField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_representation(self, obj):
+        row = getattr(obj, "hold_row", _UNREAD)
+        if row is not _UNREAD:
+            return row is not None
         return _covering(obj) is not None

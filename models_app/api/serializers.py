@@ -6,8 +6,11 @@ so a misspelt field never passes silently.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.contrib.auth.models import Group
 from django.core.exceptions import ObjectDoesNotExist
+from django.utils.http import RFC3986_SUBDELIMS
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
@@ -27,6 +30,11 @@ from models_app.models import (
     RegisteredModel,
     TransitionRequest,
 )
+
+# Stands in for a file's path in a reversed URL (how Django's ``reverse`` quotes a path is applied to it).
+_PATH_SLOT = "path-slot-3f9c2a"
+# ``getattr`` default: an annotation the selector did not add (null is a value: no rows).
+UNREAD = object()
 
 TAGS_HELP = 'Key/value strings, e.g. {"task": "fraud"}.'
 
@@ -304,11 +312,30 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ArtifactFileSerializer(many=True))
     def get_files(self, obj):
-        context = {**self.context, "version": obj}
-        return ArtifactFileSerializer(obj.files.all(), many=True, context=context).data
+        if getattr(obj, "file_rows", UNREAD) is UNREAD:
+            context = {**self.context, "version": obj}
+            return ArtifactFileSerializer(obj.files.all(), many=True, context=context).data
+        # Read as JSON by selectors.version_rows: one URL reversed per version, not one per file.
+        template = reverse(
+            "api:modelversion-file",
+            kwargs={"name": obj.registered_model.name, "ref": str(obj.version), "path": _PATH_SLOT},
+            request=self.context.get("request"),
+        )
+        return [
+            {
+                "path": row["path"],
+                "size": row["size"],
+                "sha256": row["sha256"],
+                "content_type": row["content_type"],
+                "url": template.replace(_PATH_SLOT, quote(row["path"], safe=RFC3986_SUBDELIMS + "/~:@")),
+            }
+            for row in sorted(obj.file_rows or (), key=lambda row: row["path"])
+        ]
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_aliases(self, obj) -> list[str]:
+        if getattr(obj, "alias_names", UNREAD) is not UNREAD:
+            return sorted(obj.alias_names or ())
         return [alias.name for alias in obj.aliases.all()]
 
     @extend_schema_field(VersionRunSerializer(allow_null=True))

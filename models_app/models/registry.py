@@ -155,6 +155,8 @@ class ModelVersion(models.Model):
         ]
         indexes = [
             models.Index(fields=["registered_model", "stage"], name="models_app_version_stage"),
+            # `latest`: the newest ready version of one model, read off the end of this index.
+            models.Index(fields=["registered_model", "status", "-version"], name="models_app_version_latest"),
             models.Index(fields=["registered_model", "created_at"], name="models_app_version_created"),
             models.Index(fields=["created_at"], name="models_app_version_created_all"),
             models.Index(fields=["source_commit"], name="models_app_version_commit"),

@@ -39,6 +39,7 @@ from models_app import ledger
 from models_app.choices import Decision, EventType, LedgerKind
 from models_app.models import (
     Approval,
+    ArtifactFile,
     Event,
     LedgerEntry,
     ModelVersion,
@@ -86,15 +87,19 @@ def _next_sequence(registered_model: RegisteredModel | None, *, model_locked: bo
         # with a service holding the model lock, because the event's foreign key to the model must
         # wait for that lock while we hold the head.
         RegisteredModel.objects.select_for_update().filter(pk=registered_model.pk).exists()
-    ledger._lock_head()
+    if not model_locked:
+        # An event for a ledger row (model_locked) is written right after ``ledger.append`` in the same
+        # transaction, which holds the head's lock already: it is taken once per write, not twice.
+        ledger._lock_head()
     return (Event.objects.aggregate(last=Max("sequence"))["last"] or 0) + 1
 
 
 def _files(version: ModelVersion) -> list[dict]:
-    return [
-        {"path": f.path, "size": f.size, "sha256": f.sha256}
-        for f in version.files.order_by("path").only("path", "size", "sha256")
-    ]
+    # values(): one query (model instances through the related manager would fetch each one's deferred
+    # version_id to link it back to ``version``).
+    return list(
+        ArtifactFile.objects.filter(version_id=version.pk).order_by("path").values("path", "size", "sha256")
+    )
 
 
 def _fan_out(event: Event, registered_model: RegisteredModel | None) -> int:
@@ -145,7 +150,9 @@ def _emit(
     data = dict(payload or {})
     if version is not None and type in _WITH_FILES and "files" not in data:
         data["files"] = _files(version)
-    with transaction.atomic():
+    # Inside a service's transaction (every ledger row's event) no savepoint is needed: a failure here
+    # fails the whole write anyway. Alone (version.failed), this is the event's own transaction.
+    with transaction.atomic(savepoint=False):
         event = Event(
             sequence=_next_sequence(registered_model, model_locked=model_locked),
             type=type,

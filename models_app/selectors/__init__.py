@@ -68,6 +68,14 @@ from models_app.selectors.tracking import (
     version_files,
 )
 from models_app.selectors.uploads import upload_session_get
+from models_app.selectors.version_rows import (
+    json_datetime,
+    registered_model_row,
+    version_read,
+    version_row_find,
+    version_row_get,
+    version_rows,
+)
 from models_app.selectors.versions import (
     version_ever_in_production,
     version_file_get,
@@ -95,6 +103,7 @@ __all__ = [
     "hold_list",
     "hold_of_model",
     "hold_of_version",
+    "json_datetime",
     "latest_per_stage",
     "ledger_list",
     "ledger_list_for_version",
@@ -110,6 +119,7 @@ __all__ = [
     "registered_model_last_change_at",
     "registered_model_list",
     "registered_model_list_with_staging",
+    "registered_model_row",
     "run_get",
     "run_latest_metrics",
     "run_metric_history",
@@ -135,6 +145,10 @@ __all__ = [
     "version_list",
     "version_list_children",
     "version_purge_facts",
+    "version_read",
+    "version_row_find",
+    "version_row_get",
+    "version_rows",
     "webhook_delivery_list",
     "webhook_subscription_list",
 ]

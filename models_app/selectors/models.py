@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest
 
 from models_app.choices import Stage
@@ -24,13 +24,16 @@ from models_app.selectors.pipeline import deployment_current_prefetch
 
 def registered_model_list() -> QuerySet[RegisteredModel]:
     """Models with their team, Production version number and Staging count annotated."""
-    production = ModelVersion.objects.filter(registered_model=OuterRef("pk"), stage=Stage.PRODUCTION)
+    # Correlated sub-selects, not aggregates over a join: PostgreSQL computes them for the page's rows
+    # only, each from one model's index, instead of grouping every version of every model first.
+    versions = ModelVersion.objects.filter(registered_model=OuterRef("pk")).order_by()
+    staging = versions.filter(stage=Stage.STAGING).values("registered_model").annotate(n=Count("pk"))
     return (
         RegisteredModel.objects.select_related("team", "created_by", "promotion_policy")
         .annotate(
-            production_version=Subquery(production.values("version")[:1]),
-            staging_count=Count("versions", filter=Q(versions__stage=Stage.STAGING), distinct=True),
-            latest_version=Max("versions__version"),
+            production_version=Subquery(versions.filter(stage=Stage.PRODUCTION).values("version")[:1]),
+            staging_count=Coalesce(Subquery(staging.values("n")), 0),
+            latest_version=Subquery(versions.order_by("-version").values("version")[:1]),
         )
         .prefetch_related(
             Prefetch("aliases", queryset=ModelAlias.objects.select_related("version")),

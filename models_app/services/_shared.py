@@ -54,8 +54,12 @@ F = TypeVar("F")
 
 def lock_model(pk: int) -> RegisteredModel:
     """Lock a model's row for the rest of the transaction: every write to a model's versions, requests,
-    aliases or policy takes it first, which serializes numbering and promotion per model."""
-    return RegisteredModel.objects.select_for_update().select_related("team").get(pk=pk)
+    aliases or policy takes it first, which serializes numbering and promotion per model.
+
+    ``of=("self",)``: the team comes joined for messages and webhook scopes, but its ``auth_group`` row
+    stays unlocked, so writes to different models of one team never wait for each other here (and a
+    model creation's foreign-key check on the team cannot deadlock against a registration)."""
+    return RegisteredModel.objects.select_for_update(of=("self",)).select_related("team").get(pk=pk)
 
 
 def record(

@@ -184,8 +184,14 @@ def hold_release(
 
 def object_holds_for_new_version(version_pk: int) -> None:
     """After a registration commits: a version of a model under a legal hold gets its objects held too."""
+    storage = artifact_storage()
+    try:
+        if not objectlock.object_lock_enabled(storage):
+            return  # nothing to hold in the store (always so on the filesystem): no query per registration
+    except RegistryError:
+        pass  # the bucket could not say; the hold check below decides, and _set_quietly logs a failure
     version = ModelVersion.objects.select_related("registered_model").filter(pk=version_pk).first()
     if version is None or not LegalHold.objects.covering(version).exists():
         return
     # Never fails the registration that committed already; the hold in the database protects the files.
-    _set_quietly(artifact_storage(), _keys(version.registered_model, version), on=True)
+    _set_quietly(storage, _keys(version.registered_model, version), on=True)

@@ -129,6 +129,16 @@ def store_stream(*, storage: Storage, key: str, stream: IO[bytes]) -> tuple[int,
             stream.seek(0)
     if objectstore.is_s3(storage):
         return objectstore.upload_stream(storage, key, stream)
+    received = getattr(stream, "sha256", "")
+    if received and hasattr(stream, "temporary_file_path"):
+        # A request's file part, hashed while it arrived into its temporary file (api.parsers): the file
+        # storage moves that file into place (a rename on one filesystem) instead of copying and hashing
+        # the bytes a second time.
+        saved = storage.save(key, stream)
+        if saved != key:
+            storage.delete(saved)
+            raise OSError(f"storage renamed {key!r} to {saved!r}")
+        return stream.size, received
     reader = HashingReader(stream)
     saved = storage.save(key, reader)
     if saved != key:

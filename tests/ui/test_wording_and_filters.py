@@ -67,7 +67,11 @@ def test_an_invalid_audit_filter_is_an_error_and_lists_nothing(login, scenario, 
     html = _html(response)
     alert = html.split('id="filter-errors"')[1].split("</div>")[0]
     assert "not applied" in alert
-    assert "Version" in alert and "“abc”" in alert and "Enter a whole number written with the digits 0-9." in alert
+    assert (
+        "Version" in alert
+        and "“abc”" in alert
+        and "Enter a whole number written with the digits 0-9." in alert
+    )
     assert 'aria-describedby="id_version_error"' in html and 'id="id_version_error"' in html
     assert list(response.context["rows"]) == []
     # A valid filter still lists its rows, with no error.

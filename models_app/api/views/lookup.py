@@ -38,21 +38,24 @@ def _renamed(exc: RegistryError, field: str) -> RegistryError:
 
 
 def model_or_404(name: str, *, field: str | None = None) -> RegisteredModel:
+    """The model row (with its team): what a request about its versions, aliases or settings needs."""
     try:
-        return selectors.registered_model_get(name=name)
+        return selectors.registered_model_row(name=name)
     except NotFound as exc:
         raise (_renamed(exc, field) if field else exc) from None
 
 
 def version_or_404(model: RegisteredModel, ref, *, field: str | None = None) -> ModelVersion:
+    """The version row ``ref`` names; answers read it again with ``selectors.version_read``."""
     try:
-        return selectors.version_get(registered_model=model, ref=ref)
+        return selectors.version_row_get(registered_model=model, ref=ref)
     except NotFound as exc:
         raise (_renamed(exc, field) if field else exc) from None
 
 
 class ModelScopedMixin:
-    """Views under ``/models/{name}/``: the model is looked up once per request."""
+    """Views under ``/models/{name}/``: the model row is looked up once per request (without the list's
+    annotations and prefetches, which only the model's own representation shows)."""
 
     def get_registered_model(self) -> RegisteredModel:
         if not hasattr(self, "_registered_model"):

@@ -53,7 +53,7 @@ class RegisteredModelDetailView(ModelScopedMixin, generics.GenericAPIView):
     serializer_class = s.RegisteredModelSerializer
 
     def get(self, request, name):
-        return Response(self.get_serializer(self.get_registered_model()).data)
+        return Response(self.get_serializer(selectors.registered_model_get(name=name)).data)
 
     def patch(self, request, name):
         data = validated(s.RegisteredModelUpdateInputSerializer, request.data)

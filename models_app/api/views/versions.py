@@ -11,7 +11,7 @@ from models_app import rules, selectors, services
 from models_app.api import serializers as s
 from models_app.api.parsers import ArtifactMultiPartParser
 from models_app.api.schema import error_responses
-from models_app.api.views.lookup import NAME_PARAM, REF_PARAM, ModelScopedMixin, validated, version_or_404
+from models_app.api.views.lookup import NAME_PARAM, REF_PARAM, ModelScopedMixin, validated
 from models_app.exceptions import (
     InvalidInput,
 )
@@ -52,14 +52,14 @@ class VersionAnswerMixin(ModelScopedMixin):
     serializer_class = s.ModelVersionSerializer
 
     def version_answer(self, ref) -> Response:
-        """The version ``ref`` names, read afresh with the joins and annotations of the list."""
-        return Response(self.get_serializer(version_or_404(self.get_registered_model(), ref)).data)
+        """The version ``ref`` names, read afresh in one query, as the list shows it."""
+        return Response(self.get_serializer(selectors.version_read(name=self.kwargs["name"], ref=ref)).data)
 
     def version_act(self, ref, input_serializer, service) -> Response:
         """Validate the body, then ``service(version=..., actor=..., **body)`` on the version ``ref``
         names, and answer with the version as it is now."""
         data = validated(input_serializer, self.request.data)
-        version = version_or_404(self.get_registered_model(), ref)
+        version = selectors.version_row_find(name=self.kwargs["name"], ref=ref)
         service(version=version, actor=self.request.user, **data)
         return self.version_answer(version.version)
 
@@ -107,12 +107,12 @@ class ModelVersionListView(ModelScopedMixin, generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ModelVersion.objects.none()
-        return selectors.version_list(registered_model=self.get_registered_model())
+        return selectors.version_rows().filter(registered_model=self.get_registered_model())
 
     def post(self, request, name):
         model = self.get_registered_model()
-        # Refuse before receiving the body: an outsider's upload is not worth streaming to disk.
-        # The service checks the same rule again.
+        # Refuse before receiving the body: an outsider's upload is not worth streaming to disk. The
+        # service applies the same rule again, answered from the caches on the user object (no query).
         rules.refuse(rules.may_publish(request.user, registered_model=model))
         parts = request.FILES
         unknown = sorted(set(parts) - {"file", "metadata"}) + sorted(set(request.POST) - {"metadata"})
@@ -136,8 +136,7 @@ class ModelVersionListView(ModelScopedMixin, generics.ListAPIView):
             metadata=metadata,
             idempotency_key=request.headers.get("Idempotency-Key"),
         )
-        version = version_or_404(model, version.version)
-        body = self.get_serializer(version).data
+        body = self.get_serializer(selectors.version_read(name=model.name, ref=version.version)).data
         headers = {"Location": body["url"]}
         if not created:
             headers["Idempotent-Replayed"] = "true"

@@ -1,0 +1,207 @@
+"""Versions read in one query each, for the API.
+
+What a version's representation shows besides its own row (its files, the aliases pointing at it, where
+it is deployed now, the legal hold keeping its files) comes as JSON columns aggregated by correlated
+subqueries instead of prefetches: one version is one query, a page of versions one query (plus the
+page count) whatever its size, and nothing is read that the representation does not show.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from django.db.models import (
+    Aggregate,
+    Exists,
+    F,
+    JSONField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import JSONObject
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from models_app.choices import Stage, VersionStatus
+from models_app.exceptions import ModelNotFound, VersionNotFound
+from models_app.models import ArtifactFile, Deployment, LegalHold, ModelAlias, ModelVersion, RegisteredModel
+from models_app.names import canonical_name
+
+
+class JSONArrayAgg(Aggregate):
+    """The values of a group as one JSON array: ``JSONB_AGG`` on PostgreSQL, ``JSON_GROUP_ARRAY`` on SQLite."""
+
+    function = "JSON_GROUP_ARRAY"
+    output_field = JSONField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function="JSONB_AGG", **extra_context)
+
+
+def _rows_of(queryset: QuerySet, value) -> Subquery:
+    """``value`` of every row of ``queryset`` (filtered on the outer version) as a JSON array, or null."""
+    grouped = queryset.order_by().values("version_id").annotate(rows=JSONArrayAgg(value)).values("rows")
+    return Subquery(grouped, output_field=JSONField())
+
+
+def _newer_report() -> Exists:
+    """A later deployment report of the same model to the same environment (inside a Deployment query)."""
+    return Exists(
+        Deployment.objects.filter(
+            registered_model_id=OuterRef("registered_model_id"),
+            environment=OuterRef("environment"),
+            id__gt=OuterRef("id"),
+        )
+    )
+
+
+_BASE: list[QuerySet[ModelVersion]] = []
+
+
+def version_rows() -> QuerySet[ModelVersion]:
+    """Versions with ``file_rows``, ``alias_names``, ``deployment_rows`` and ``hold_row`` as JSON columns
+    (the API's fields read them), newest first within each model.
+
+    The annotated queryset is built once per process and cloned for each use: resolving its subqueries
+    costs more than the query itself."""
+    if not _BASE:
+        _BASE.append(_version_rows())
+    return _BASE[0].all()
+
+
+def _version_rows() -> QuerySet[ModelVersion]:
+    files = _rows_of(
+        ArtifactFile.objects.filter(version_id=OuterRef("pk")),
+        JSONObject(path="path", size="size", sha256="sha256", content_type="content_type"),
+    )
+    aliases = _rows_of(ModelAlias.objects.filter(version_id=OuterRef("pk")), F("name"))
+    deployments = _rows_of(
+        Deployment.objects.filter(version_id=OuterRef("pk")).filter(~_newer_report()),
+        JSONObject(
+            environment="environment",
+            status="status",
+            url="url",
+            reported_by="reported_by__username",
+            reported_at="reported_at",
+        ),
+    )
+    # The version's own active hold first, else its model's (``selectors.hold_covering``).
+    hold = (
+        LegalHold.objects.filter(released_at__isnull=True)
+        .filter(
+            Q(version_id=OuterRef("pk"))
+            | Q(version__isnull=True, registered_model_id=OuterRef("registered_model_id"))
+        )
+        .order_by(F("version_id").asc(nulls_last=True))
+        .values(
+            row=JSONObject(
+                version="version_id",
+                reason="reason",
+                placed_by="placed_by__username",
+                placed_at="placed_at",
+                object_lock="object_lock",
+            )
+        )[:1]
+    )
+    return (
+        ModelVersion.objects.select_related(
+            "registered_model", "created_by", "parent", "origin__run__experiment"
+        )
+        .annotate(
+            file_rows=files,
+            alias_names=aliases,
+            deployment_rows=deployments,
+            hold_row=Subquery(hold, output_field=JSONField()),
+        )
+        .order_by("registered_model_id", "-version")
+    )
+
+
+def json_datetime(value):
+    """A timestamp as a JSON column carries it (ISO text; naive UTC on SQLite) as an aware datetime."""
+    if value is None:
+        return None
+    parsed = parse_datetime(value)
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _ref_filter(ref) -> tuple[Q, str]:
+    """The filter a version reference stands for (the newest match is meant) and the reference as text."""
+    ref_text = str(ref).strip()
+    if ref_text.isdigit():
+        return Q(version=int(ref_text)), ref_text
+    if ref_text == "latest":
+        return Q(status=VersionStatus.READY), ref_text
+    if ref_text in Stage.values and ref_text != Stage.NONE:
+        return Q(stage=ref_text), ref_text
+    if ref_text.startswith("@") and len(ref_text) > 1:
+        return Q(aliases__name=ref_text[1:]), ref_text
+    raise VersionNotFound(
+        f"'{ref_text}' is not a version reference; use a number, 'latest', 'production', 'staging', "
+        "'archived' or '@alias'.",
+        field="ref",
+    )
+
+
+def registered_model_row(*, name: str) -> RegisteredModel:
+    """A model by name (canonical form) with its team and nothing else; ModelNotFound otherwise. For
+    requests about its versions, which never show the model's list annotations."""
+    model = RegisteredModel.objects.select_related("team").filter(name=canonical_name(name)).first()
+    if model is None:
+        raise ModelNotFound(f"No model named '{name}'.", field="name")
+    return model
+
+
+def version_read(*, name: str, ref) -> ModelVersion:
+    """The version ``ref`` names (a number, ``latest``, a stage or ``@alias``) of the model ``name``, as
+    ``version_rows`` reads it: one query. ModelNotFound or VersionNotFound otherwise."""
+    where, ref_text = _ref_filter(ref)
+    # The model's id as a sub-select (an InitPlan), not a join on its name: PostgreSQL then walks the
+    # (model, number) index of that one model newest first, instead of choosing, for `latest`, an index
+    # over the status of every version of every model.
+    model_id = RegisteredModel.objects.filter(name=canonical_name(name)).values("pk")[:1]
+    if ref_text.startswith("@"):
+        # The alias's version id as a sub-select too: the version is then found by its primary key.
+        alias = ModelAlias.objects.filter(registered_model_id=Subquery(model_id), name=ref_text[1:])
+        where = Q(pk=Subquery(alias.values("version_id")[:1]))
+    version = (
+        version_rows().filter(where, registered_model_id=Subquery(model_id)).order_by("-version").first()
+    )
+    if version is None:
+        model = registered_model_row(name=name)
+        raise VersionNotFound(f"'{model.name}' has no version '{ref_text}'.", field="ref")
+    return version
+
+
+def version_row_get(*, registered_model: RegisteredModel, ref) -> ModelVersion:
+    """The version ``ref`` names, the row alone (with ``registered_model`` set to the model given): what a
+    write or a download needs before its service reads the version again under the model's lock."""
+    where, ref_text = _ref_filter(ref)
+    version = (
+        ModelVersion.objects.filter(where, registered_model=registered_model).order_by("-version").first()
+    )
+    if version is None:
+        raise VersionNotFound(f"'{registered_model.name}' has no version '{ref_text}'.", field="ref")
+    version.registered_model = registered_model
+    return version
+
+
+def version_row_find(*, name: str, ref) -> ModelVersion:
+    """``version_row_get`` for a model given by name: the version row with its model (and team) joined, in
+    one query. ModelNotFound or VersionNotFound otherwise."""
+    where, ref_text = _ref_filter(ref)
+    model_id = RegisteredModel.objects.filter(name=canonical_name(name)).values("pk")[:1]
+    version = (
+        ModelVersion.objects.select_related("registered_model__team")
+        .filter(where, registered_model_id=Subquery(model_id))
+        .order_by("-version")
+        .first()
+    )
+    if version is None:
+        model = registered_model_row(name=name)
+        raise VersionNotFound(f"'{model.name}' has no version '{ref_text}'.", field="ref")
+    return version
