@@ -26,6 +26,7 @@ from django.utils.dateparse import parse_datetime
 
 from models_app.choices import Stage, VersionStatus
 from models_app.exceptions import ModelNotFound, VersionNotFound
+from models_app.inputs import is_ascii_int
 from models_app.models import ArtifactFile, Deployment, LegalHold, ModelAlias, ModelVersion, RegisteredModel
 from models_app.names import canonical_name
 
@@ -129,10 +130,11 @@ def json_datetime(value):
     return parsed
 
 
-def _ref_filter(ref) -> tuple[Q, str]:
-    """The filter a version reference stands for (the newest match is meant) and the reference as text."""
+def version_ref_filter(ref) -> tuple[Q, str]:
+    """The filter a version reference stands for (the newest match is meant) and the reference as text:
+    a number of ASCII digits, ``latest``, a stage name or ``@alias``."""
     ref_text = str(ref).strip()
-    if ref_text.isdigit():
+    if is_ascii_int(ref_text):
         return Q(version=int(ref_text)), ref_text
     if ref_text == "latest":
         return Q(status=VersionStatus.READY), ref_text
@@ -159,7 +161,7 @@ def registered_model_row(*, name: str) -> RegisteredModel:
 def version_read(*, name: str, ref) -> ModelVersion:
     """The version ``ref`` names (a number, ``latest``, a stage or ``@alias``) of the model ``name``, as
     ``version_rows`` reads it: one query. ModelNotFound or VersionNotFound otherwise."""
-    where, ref_text = _ref_filter(ref)
+    where, ref_text = version_ref_filter(ref)
     # The model's id as a sub-select (an InitPlan), not a join on its name: PostgreSQL then walks the
     # (model, number) index of that one model newest first, instead of choosing, for `latest`, an index
     # over the status of every version of every model.
@@ -180,7 +182,7 @@ def version_read(*, name: str, ref) -> ModelVersion:
 def version_row_get(*, registered_model: RegisteredModel, ref) -> ModelVersion:
     """The version ``ref`` names, the row alone (with ``registered_model`` set to the model given): what a
     write or a download needs before its service reads the version again under the model's lock."""
-    where, ref_text = _ref_filter(ref)
+    where, ref_text = version_ref_filter(ref)
     version = (
         ModelVersion.objects.filter(where, registered_model=registered_model).order_by("-version").first()
     )
@@ -193,7 +195,7 @@ def version_row_get(*, registered_model: RegisteredModel, ref) -> ModelVersion:
 def version_row_find(*, name: str, ref) -> ModelVersion:
     """``version_row_get`` for a model given by name: the version row with its model (and team) joined, in
     one query. ModelNotFound or VersionNotFound otherwise."""
-    where, ref_text = _ref_filter(ref)
+    where, ref_text = version_ref_filter(ref)
     model_id = RegisteredModel.objects.filter(name=canonical_name(name)).values("pk")[:1]
     version = (
         ModelVersion.objects.select_related("registered_model__team")

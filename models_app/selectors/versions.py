@@ -5,12 +5,11 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from models_app import rules
-from models_app.choices import Stage, VersionStatus
+from models_app.choices import Stage
 from models_app.exceptions import (
     FileNotFound,
     VersionNotFound,
 )
-from models_app.inputs import is_ascii_int
 from models_app.models import (
     ArtifactFile,
     LedgerEntry,
@@ -20,6 +19,7 @@ from models_app.models import (
 )
 from models_app.selectors.holds import model_holds_prefetch, version_holds_prefetch
 from models_app.selectors.pipeline import deployment_current_prefetch
+from models_app.selectors.version_rows import version_ref_filter
 
 
 def version_list(*, registered_model: RegisteredModel | None = None) -> QuerySet[ModelVersion]:
@@ -44,24 +44,8 @@ def version_get(*, registered_model: RegisteredModel, ref: str | int) -> ModelVe
 
     ``latest`` is the newest ready version; ``staging`` the newest version in Staging.
     """
-    qs = version_list(registered_model=registered_model)
-    ref_text = str(ref).strip()
-    version = None
-    if is_ascii_int(ref_text):
-        version = qs.filter(version=int(ref_text)).first()
-    elif ref_text == "latest":
-        version = qs.filter(status=VersionStatus.READY).first()
-    elif ref_text in Stage.values and ref_text != Stage.NONE:
-        version = qs.filter(stage=ref_text).first()
-    elif ref_text.startswith("@") and len(ref_text) > 1:
-        alias = ModelAlias.objects.filter(registered_model=registered_model, name=ref_text[1:]).first()
-        version = qs.filter(pk=alias.version_id).first() if alias else None
-    else:
-        raise VersionNotFound(
-            f"'{ref_text}' is not a version reference; use a number, 'latest', 'production', 'staging', "
-            "'archived' or '@alias'.",
-            field="ref",
-        )
+    condition, ref_text = version_ref_filter(ref)
+    version = version_list(registered_model=registered_model).filter(condition).first()
     if version is None:
         raise VersionNotFound(f"'{registered_model.name}' has no version '{ref_text}'.", field="ref")
     return version
