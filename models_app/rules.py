@@ -16,6 +16,13 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from models_app import roles
+from models_app.account_rules import PASSWORD_SIGN_IN_OFF_MESSAGE as PASSWORD_SIGN_IN_OFF_MESSAGE
+from models_app.account_rules import may_deactivate_user as may_deactivate_user
+from models_app.account_rules import may_sign_in as may_sign_in
+from models_app.account_rules import may_sign_in_with_password as may_sign_in_with_password
+from models_app.account_rules import may_track as may_track
+from models_app.account_rules import may_write_logged_model as may_write_logged_model
+from models_app.account_rules import may_write_run as may_write_run
 from models_app.choices import RequestStatus, Stage, VersionStatus
 from models_app.exceptions import (
     AlreadyHeld,
@@ -40,13 +47,6 @@ from models_app.exceptions import (
     VersionPurged,
 )
 from models_app.lifecycle import REQUIRES_APPROVAL, REVIEWER_TARGETS, ROLLBACK_MOVES, is_allowed
-from models_app.account_rules import PASSWORD_SIGN_IN_OFF_MESSAGE as PASSWORD_SIGN_IN_OFF_MESSAGE
-from models_app.account_rules import may_deactivate_user as may_deactivate_user
-from models_app.account_rules import may_sign_in as may_sign_in
-from models_app.account_rules import may_sign_in_with_password as may_sign_in_with_password
-from models_app.account_rules import may_track as may_track
-from models_app.account_rules import may_write_logged_model as may_write_logged_model
-from models_app.account_rules import may_write_run as may_write_run
 
 Refusal = RegistryError | None
 
