@@ -434,6 +434,9 @@ REGISTRY_RETENTION_SECONDS = env.float("REGISTRY_RETENTION_SECONDS", default=864
 
 # Operations: readiness and metrics (models_app/api/views/health.py, models_app/ops/metrics.py).
 REGISTRY_READY_CACHE_SECONDS = env.float("REGISTRY_READY_CACHE_SECONDS", default=1.5)
+# Seconds a process reuses an API token's user, groups and permissions (models_app/services/tokens.py); a
+# revocation or role change made by another process takes effect within that. 0: looked up on every request.
+REGISTRY_AUTH_CACHE_SECONDS = env.float("REGISTRY_AUTH_CACHE_SECONDS", default=2.0)
 REGISTRY_METRICS_TOKEN = env.str("REGISTRY_METRICS_TOKEN", default="")
 REGISTRY_METRICS_ALLOW_ANONYMOUS = env.bool("REGISTRY_METRICS_ALLOW_ANONYMOUS", default=False)
 

@@ -159,6 +159,14 @@ def artifact_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def fresh_auth_cache():
+    """No test sees a token another test (or an earlier step of a transactional test's flush) cached."""
+    services.auth_cache_clear()
+    yield
+    services.auth_cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Persona passwords need no brute-force resistance; the default hasher costs seconds per test."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -38,7 +38,12 @@ from models_app.services.tags import (
     version_tag_delete,
     version_tag_set,
 )
-from models_app.services.tokens import api_token_authenticate, api_token_create, api_token_revoke
+from models_app.services.tokens import (
+    api_token_authenticate,
+    api_token_create,
+    api_token_revoke,
+    auth_cache_clear,
+)
 from models_app.services.tracking import (
     experiment_create,
     experiment_default,
@@ -80,6 +85,7 @@ __all__ = [
     "api_token_authenticate",
     "api_token_create",
     "api_token_revoke",
+    "auth_cache_clear",
     "deployment_report",
     "draft_artifact_store",
     "experiment_create",

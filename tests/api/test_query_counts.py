@@ -1,5 +1,6 @@
 """Queries per request on the hot read paths: a single version costs at most 3 (token, the caller's
-groups, the version with everything it shows), and lists cost the same for 5 rows as for 50."""
+groups, the version with everything it shows), 1 when the same token was seen in the last
+REGISTRY_AUTH_CACHE_SECONDS, and lists cost the same for 5 rows as for 50."""
 
 import pytest
 from django.db import connection
@@ -34,7 +35,8 @@ def versions(registered_model, publisher, reviewer, governance):
 @pytest.mark.parametrize(
     ("ref", "number"), [("2", 2), ("@champion", 2), ("production", 2), ("latest", 3), ("1", 1)]
 )
-def test_a_single_version_read_runs_at_most_three_queries(api, publisher, versions, ref, number):
+def test_a_single_version_read_runs_at_most_three_queries(api, publisher, versions, ref, number, settings):
+    settings.REGISTRY_AUTH_CACHE_SECONDS = 0
     client = api(publisher)
     client.get(MODEL + "1/")  # the token's last-used write happens once a minute; keep it out of the count
     count, body = _queries(client, MODEL + ref + "/")
@@ -52,6 +54,17 @@ def test_a_single_version_read_runs_at_most_three_queries(api, publisher, versio
     if number == 1:
         assert body["held"] is True
         assert body["hold"]["scope"] == "version" and body["hold"]["placed_by"] == "gil-governance"
+
+
+@pytest.mark.parametrize("ref", ["2", "@champion", "production", "latest"])
+def test_a_repeated_read_by_the_same_token_runs_one_query(api, publisher, versions, ref, settings):
+    settings.REGISTRY_AUTH_CACHE_SECONDS = 60
+    client = api(publisher)
+    first, _ = _queries(client, MODEL + ref + "/")
+    assert first <= 4, first  # token, groups, the version; the token's last-used write on first use
+    again, body = _queries(client, MODEL + ref + "/")
+    assert again == 1, again
+    assert body["version"] in (2, 3) and [f["path"] for f in body["files"]] == ["a.bin", "b/c.bin"]
 
 
 def test_the_single_version_read_answers_like_the_list(api, publisher, versions):
