@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from models_app.exceptions import InvalidInput, ModelAlreadyExists
 from models_app.models import ApiToken
+from models_app.roles import _GROUPS_CACHE, group_names_by_id
 
 TOKEN_PREFIX = "mr_"
 
@@ -88,8 +89,6 @@ def _cached(digest: str) -> ApiToken | None:
         _CACHE.pop(digest, None)
         return None
     # Fresh copies per request: threads of one process never share a mutable user or token object.
-    from models_app.roles import _GROUPS_CACHE
-
     user_copy = copy.copy(user)
     setattr(user_copy, _GROUPS_CACHE, dict(getattr(user, _GROUPS_CACHE)))
     user_copy._perm_cache = set(user._perm_cache)
@@ -99,8 +98,6 @@ def _cached(digest: str) -> ApiToken | None:
 
 
 def _remember(digest: str, token: ApiToken) -> None:
-    from models_app.roles import _GROUPS_CACHE, group_names_by_id
-
     group_names_by_id(token.user)  # the groups and permissions, in the one query the request needs anyway
     user = copy.copy(token.user)
     setattr(user, _GROUPS_CACHE, dict(getattr(token.user, _GROUPS_CACHE)))
