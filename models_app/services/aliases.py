@@ -82,8 +82,8 @@ def alias_set(
 
 def _lock_alias(model: RegisteredModel, alias: str) -> ModelAlias | None:
     return (
-        ModelAlias.objects.select_for_update()
-        .select_related("version")
+        ModelAlias.objects.select_for_update(of=("self", "version"))
+        .select_related("version", "updated_by")
         .filter(registered_model=model, name=alias)
         .first()
     )

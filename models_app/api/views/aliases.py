@@ -79,14 +79,17 @@ class ModelAliasDetailView(ModelScopedMixin, generics.GenericAPIView):
 
     def put(self, request, name, alias):
         data = validated(s.AliasSetInputSerializer, request.data)
-        services.alias_set(
-            registered_model=self.get_registered_model(),
+        model = self.get_registered_model()
+        row = services.alias_set(
+            registered_model=model,
             alias=alias,
             version_number=data["version"],
             actor=request.user,
             expected_version=data.get("expected_version", UNSET),
         )
-        return Response(self.get_serializer(self._read(alias)).data)
+        # The row the service wrote (or found) carries its version and author: no read back.
+        row.registered_model = model
+        return Response(self.get_serializer(row).data)
 
     def delete(self, request, name, alias):
         raw = request.data if request.data else request.query_params.dict()
