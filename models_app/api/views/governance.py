@@ -12,8 +12,35 @@ from models_app.api.schema import error_responses
 from models_app.api.views.lookup import NAME_PARAM, REF_PARAM, ModelScopedMixin, validated, version_or_404
 
 
-def _reason(request) -> str:
-    return validated(s.ReasonInputSerializer, request.data)["reason"]
+class _VersionReasonView(ModelScopedMixin, generics.GenericAPIView):
+    """A Governance action on one version that takes a reason and answers the version as it is after."""
+
+    serializer_class = s.ModelVersionSerializer
+
+    def act(self, *, version, actor, reason) -> None:
+        raise NotImplementedError
+
+    def post(self, request, name, ref):
+        reason = validated(s.ReasonInputSerializer, request.data)["reason"]
+        model = self.get_registered_model()
+        version = version_or_404(model, ref)
+        self.act(version=version, actor=request.user, reason=reason)
+        return Response(self.get_serializer(version_or_404(model, version.version)).data)
+
+
+class _ModelReasonView(ModelScopedMixin, generics.GenericAPIView):
+    """A Governance action on a whole model that takes a reason and answers the model as it is after."""
+
+    serializer_class = s.RegisteredModelSerializer
+
+    def act(self, *, registered_model, actor, reason) -> None:
+        raise NotImplementedError
+
+    def post(self, request, name):
+        reason = validated(s.ReasonInputSerializer, request.data)["reason"]
+        model = self.get_registered_model()
+        self.act(registered_model=model, actor=request.user, reason=reason)
+        return Response(self.get_serializer(selectors.registered_model_get(name=model.name)).data)
 
 
 @extend_schema(
@@ -30,15 +57,9 @@ def _reason(request) -> str:
     request=s.ReasonInputSerializer,
     responses={200: s.ModelVersionSerializer, **error_responses(400, 403, 409, 410)},
 )
-class VersionPurgeView(ModelScopedMixin, generics.GenericAPIView):
-    serializer_class = s.ModelVersionSerializer
-
-    def post(self, request, name, ref):
-        reason = _reason(request)
-        model = self.get_registered_model()
-        version = version_or_404(model, ref)
-        services.version_purge(version=version, actor=request.user, reason=reason)
-        return Response(self.get_serializer(version_or_404(model, version.version)).data)
+class VersionPurgeView(_VersionReasonView):
+    def act(self, *, version, actor, reason) -> None:
+        services.version_purge(version=version, actor=actor, reason=reason)
 
 
 @extend_schema(
@@ -53,15 +74,9 @@ class VersionPurgeView(ModelScopedMixin, generics.GenericAPIView):
     request=s.ReasonInputSerializer,
     responses={200: s.ModelVersionSerializer, **error_responses(400, 403, 409, 410, 503)},
 )
-class VersionHoldView(ModelScopedMixin, generics.GenericAPIView):
-    serializer_class = s.ModelVersionSerializer
-
-    def post(self, request, name, ref):
-        reason = _reason(request)
-        model = self.get_registered_model()
-        version = version_or_404(model, ref)
-        services.version_hold(version=version, actor=request.user, reason=reason)
-        return Response(self.get_serializer(version_or_404(model, version.version)).data)
+class VersionHoldView(_VersionReasonView):
+    def act(self, *, version, actor, reason) -> None:
+        services.version_hold(version=version, actor=actor, reason=reason)
 
 
 @extend_schema(
@@ -72,15 +87,9 @@ class VersionHoldView(ModelScopedMixin, generics.GenericAPIView):
     request=s.ReasonInputSerializer,
     responses={200: s.ModelVersionSerializer, **error_responses(400, 403, 409, 503)},
 )
-class VersionHoldReleaseView(ModelScopedMixin, generics.GenericAPIView):
-    serializer_class = s.ModelVersionSerializer
-
-    def post(self, request, name, ref):
-        reason = _reason(request)
-        model = self.get_registered_model()
-        version = version_or_404(model, ref)
-        services.hold_release(version=version, actor=request.user, reason=reason)
-        return Response(self.get_serializer(version_or_404(model, version.version)).data)
+class VersionHoldReleaseView(_VersionReasonView):
+    def act(self, *, version, actor, reason) -> None:
+        services.hold_release(version=version, actor=actor, reason=reason)
 
 
 @extend_schema(
@@ -94,14 +103,9 @@ class VersionHoldReleaseView(ModelScopedMixin, generics.GenericAPIView):
     request=s.ReasonInputSerializer,
     responses={200: s.RegisteredModelSerializer, **error_responses(400, 403, 409, 503)},
 )
-class ModelHoldView(ModelScopedMixin, generics.GenericAPIView):
-    serializer_class = s.RegisteredModelSerializer
-
-    def post(self, request, name):
-        reason = _reason(request)
-        model = self.get_registered_model()
-        services.model_hold(registered_model=model, actor=request.user, reason=reason)
-        return Response(self.get_serializer(selectors.registered_model_get(name=model.name)).data)
+class ModelHoldView(_ModelReasonView):
+    def act(self, *, registered_model, actor, reason) -> None:
+        services.model_hold(registered_model=registered_model, actor=actor, reason=reason)
 
 
 @extend_schema(
@@ -112,11 +116,6 @@ class ModelHoldView(ModelScopedMixin, generics.GenericAPIView):
     request=s.ReasonInputSerializer,
     responses={200: s.RegisteredModelSerializer, **error_responses(400, 403, 409, 503)},
 )
-class ModelHoldReleaseView(ModelScopedMixin, generics.GenericAPIView):
-    serializer_class = s.RegisteredModelSerializer
-
-    def post(self, request, name):
-        reason = _reason(request)
-        model = self.get_registered_model()
-        services.hold_release(registered_model=model, actor=request.user, reason=reason)
-        return Response(self.get_serializer(selectors.registered_model_get(name=model.name)).data)
+class ModelHoldReleaseView(_ModelReasonView):
+    def act(self, *, registered_model, actor, reason) -> None:
+        services.hold_release(registered_model=registered_model, actor=actor, reason=reason)
