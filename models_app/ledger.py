@@ -51,14 +51,27 @@ def _lock_head() -> LedgerHead:
     return head
 
 
-def append(row: LedgerEntry) -> LedgerEntry:
-    """Chain ``row`` onto the ledger and insert it. Must run inside the caller's transaction."""
+def append(row: LedgerEntry) -> int:
+    """Chain ``row`` onto the ledger and insert it; return the event sequence reserved for its event (the
+    head moves its tip and that sequence in one statement). Must run inside the caller's transaction,
+    which then holds the head's lock until it commits."""
     head = _lock_head()
     row.prev_hash = head.last_hash
     row.row_hash = compute_hash(row)
     row.save(force_insert=True)
-    LedgerHead.objects.filter(pk=1).update(last_hash=row.row_hash, count=head.count + 1)
-    return row
+    sequence = head.last_event_sequence + 1
+    LedgerHead.objects.filter(pk=1).update(
+        last_hash=row.row_hash, count=head.count + 1, last_event_sequence=sequence
+    )
+    return sequence
+
+
+def next_event_sequence() -> int:
+    """The next event sequence, for an event without a ledger row. Locks the head until commit."""
+    head = _lock_head()
+    sequence = head.last_event_sequence + 1
+    LedgerHead.objects.filter(pk=1).update(last_event_sequence=sequence)
+    return sequence
 
 
 @dataclass(frozen=True)

@@ -122,11 +122,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0 if DEBUG else 600)
 # A persistent connection broken by a database restart is replaced instead of failing one request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A reused connection that answered less than this many seconds ago is not health-checked again
+# (registry_site/postgresql/base.py): the check is a round trip on every request otherwise.
+DATABASE_HEALTH_CHECK_AFTER = env.float("DATABASE_HEALTH_CHECK_AFTER", default=1.0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "registry_site.postgresql"
     # An unreachable database fails fast (readiness probes, requests) instead of hanging a worker.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
+    # Server-side binding lets psycopg prepare a statement the connection has run DATABASE_PREPARE_THRESHOLD
+    # times: PostgreSQL then stops planning the hot reads on every request (planning the version read takes
+    # longer than running it). Behind a transaction-pooling PgBouncer older than 1.21, set it to -1.
+    prepare_threshold = env.int("DATABASE_PREPARE_THRESHOLD", default=5)
+    if prepare_threshold >= 0:
+        DATABASES["default"]["OPTIONS"].update(
+            {"server_side_binding": True, "prepare_threshold": prepare_threshold}
+        )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -6,7 +6,6 @@ import contextlib
 import io
 import os
 
-import pgtrigger
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.core.management.commands import flush
@@ -35,6 +34,7 @@ from models_app.models import (
 from models_app.role_permissions import ensure_role_groups
 from models_app.storage import objectstore
 from models_app.storage.artifacts import IncomingFile
+from tests.triggers import triggers_off
 
 # The S3 server fixtures (s3_server, s3_bucket, s3_storage, any_storage) and the session's Chromium
 # (browser) for every test folder.
@@ -135,7 +135,7 @@ def flush_may_truncate_the_ledger():
     original = flush.Command.handle
 
     def handle(self, *args, **options):
-        with pgtrigger.ignore("models_app.LedgerEntry:no_truncate"):
+        with triggers_off(LedgerEntry._meta.db_table, using=options.get("database", "default")):
             return original(self, *args, **options)
 
     with pytest.MonkeyPatch.context() as patch:

@@ -31,8 +31,17 @@ from models_app.models import (
     TransitionRequest,
 )
 
-# Stands in for a file's path in a reversed URL (how Django's ``reverse`` quotes a path is applied to it).
+# Stand in for a model name, a version and a file's path in a reversed URL; each is then replaced by the
+# value, quoted as Django's ``reverse`` quotes a URL.
+_NAME_SLOT = "name-slot-3f9c2a"
+_REF_SLOT = "ref-slot-3f9c2a"
 _PATH_SLOT = "path-slot-3f9c2a"
+
+
+def _quoted(value: str) -> str:
+    return quote(value, safe=RFC3986_SUBDELIMS + "/~:@")
+
+
 # ``getattr`` default: an annotation the selector did not add (null is a value: no rows).
 UNREAD = object()
 
@@ -257,6 +266,21 @@ class VersionRunSerializer(serializers.Serializer):
     url = serializers.CharField(allow_null=True, help_text="The run, through the MLflow protocol.")
 
 
+_STAMP = serializers.DateTimeField()
+_DATASET_KEYS = ("uri", "version", "digest", "name")
+_ENVIRONMENT_KEYS = ("python_version", "framework", "framework_version", "libraries", "requirements")
+
+
+def _strings(values: dict, keys=None) -> dict:
+    """``values`` with string values (nulls kept) as DRF's CharFields give them, in the order of ``keys``
+    (those present; all of them, in their own order, without ``keys``); ``libraries`` is left as is."""
+    keys = values.keys() if keys is None else [key for key in keys if key in values]
+    return {
+        str(key): values[key] if values[key] is None or key == "libraries" else str(values[key])
+        for key in keys
+    }
+
+
 class ModelVersionSerializer(serializers.ModelSerializer):
     """A version: number, stage, status, files, aliases and its lineage metadata."""
 
@@ -310,24 +334,68 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, instance):
+        if getattr(instance, "file_rows", UNREAD) is UNREAD:
+            return super().to_representation(instance)
+        return self._row_representation(instance)
+
+    def _row_representation(self, obj) -> dict:
+        """The fields above, written out for a version read by ``selectors.version_rows``: binding DRF's
+        fields to each serializer costs more than the rest of a version read. The declared fields stay
+        the contract (the schema is built from them) and tests/api/test_version_representation.py checks
+        that this gives exactly what they give."""
+        declared = self._declared_fields
+        environment = obj.environment
+        if environment is not None:
+            environment = _strings(environment, _ENVIRONMENT_KEYS)
+            if environment.get("libraries") is not None:
+                environment["libraries"] = _strings(environment["libraries"])
+        return {
+            "model": obj.registered_model.name,
+            "version": obj.version,
+            "stage": str(obj.stage),
+            "status": str(obj.status),
+            "status_reason": obj.status_reason,
+            "held": obj.hold_row is not None,
+            "hold": declared["hold"].to_representation(obj),
+            "files": self.get_files(obj),
+            "aliases": self.get_aliases(obj),
+            "deployments": declared["deployments"].to_representation(obj),
+            "description": obj.description,
+            "tags": _strings(obj.tags),
+            "source": {
+                "repository": obj.source_repository,
+                "commit": obj.source_commit,
+                "branch": obj.source_branch,
+                "dirty": bool(obj.source_dirty),
+            },
+            "datasets": [_strings(row, _DATASET_KEYS) for row in obj.datasets],
+            "parameters": {str(k): v for k, v in obj.parameters.items()},
+            "metrics": {str(k): None if v is None else float(v) for k, v in obj.metrics.items()},
+            "environment": environment,
+            "signature": obj.signature,
+            "run_url": obj.run_url,
+            "run": self.get_run(obj),
+            "parent_version": obj.parent.version if obj.parent_id else None,
+            "created_by": obj.created_by.username,
+            "created_at": _STAMP.to_representation(obj.created_at),
+            "url": self.get_url(obj),
+        }
+
     @extend_schema_field(ArtifactFileSerializer(many=True))
     def get_files(self, obj):
         if getattr(obj, "file_rows", UNREAD) is UNREAD:
             context = {**self.context, "version": obj}
             return ArtifactFileSerializer(obj.files.all(), many=True, context=context).data
-        # Read as JSON by selectors.version_rows: one URL reversed per version, not one per file.
-        template = reverse(
-            "api:modelversion-file",
-            kwargs={"name": obj.registered_model.name, "ref": str(obj.version), "path": _PATH_SLOT},
-            request=self.context.get("request"),
-        )
+        # Read as JSON by selectors.version_rows: the URL is reversed once per serializer, not per file.
+        template = self._url("api:modelversion-file", name=obj.registered_model.name, ref=obj.version)
         return [
             {
                 "path": row["path"],
                 "size": row["size"],
                 "sha256": row["sha256"],
                 "content_type": row["content_type"],
-                "url": template.replace(_PATH_SLOT, quote(row["path"], safe=RFC3986_SUBDELIMS + "/~:@")),
+                "url": template.replace(_PATH_SLOT, _quoted(row["path"])),
             }
             for row in sorted(obj.file_rows or (), key=lambda row: row["path"])
         ]
@@ -360,11 +428,19 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         }
 
     def get_url(self, obj) -> str:
-        return reverse(
-            "api:modelversion-detail",
-            kwargs={"name": obj.registered_model.name, "ref": str(obj.version)},
-            request=self.context.get("request"),
-        )
+        return self._url("api:modelversion-detail", name=obj.registered_model.name, ref=obj.version)
+
+    def _url(self, viewname: str, *, name: str, ref) -> str:
+        """``reverse(viewname)`` for this model and version. The URL is reversed once per serializer with
+        stand-ins, which are then replaced, quoted as ``reverse`` quotes (a page of 50 versions would
+        otherwise reverse 100 URLs)."""
+        templates = self.__dict__.setdefault("_url_templates", {})
+        if viewname not in templates:
+            kwargs = {"name": _NAME_SLOT, "ref": _REF_SLOT}
+            if viewname == "api:modelversion-file":
+                kwargs["path"] = _PATH_SLOT
+            templates[viewname] = reverse(viewname, kwargs=kwargs, request=self.context.get("request"))
+        return templates[viewname].replace(_NAME_SLOT, _quoted(name)).replace(_REF_SLOT, _quoted(str(ref)))
 
 
 class VersionRegisterInputSerializer(serializers.Serializer):

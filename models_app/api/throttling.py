@@ -2,21 +2,15 @@
 
 Rates come from ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` (env ``REGISTRY_API_THROTTLE_RATE`` and
 ``REGISTRY_API_THROTTLE_ANON_RATE``), read at each request so a settings change applies at once. A caller
-over budget gets 429 in the standard error shape with ``Retry-After``.
+over budget gets 429 in the standard error shape with ``Retry-After``. How requests are counted:
+``models_app.ops.throttle``.
 """
 
-from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
-
 from models_app.models import ApiToken
+from models_app.ops.throttle import WindowedRateThrottle
 
 
-class _SettingsRate:
-    def get_rate(self):
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-
-
-class TokenRateThrottle(_SettingsRate, SimpleRateThrottle):
+class TokenRateThrottle(WindowedRateThrottle):
     """One budget per API token; two tokens of one user have two budgets, as two pipelines would."""
 
     scope = "token"
@@ -31,7 +25,7 @@ class TokenRateThrottle(_SettingsRate, SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class AnonymousRateThrottle(_SettingsRate, SimpleRateThrottle):
+class AnonymousRateThrottle(WindowedRateThrottle):
     """Anonymous callers share one budget per client address."""
 
     scope = "anon"

@@ -15,8 +15,6 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
 
 from models_app import rules, services
 from models_app.exceptions import (
@@ -35,6 +33,7 @@ from models_app.exceptions import (
 )
 from models_app.inputs import ascii_int, loads_strict
 from models_app.ops import metrics
+from models_app.ops.throttle import WindowedRateThrottle
 
 log = logging.getLogger("models_app.mlflow")
 
@@ -178,14 +177,11 @@ class Params:
         return out
 
 
-class TokenBudget(SimpleRateThrottle):
+class TokenBudget(WindowedRateThrottle):
     """The API's per-token request budget, under the API's scope and cache key: one budget per token,
     whichever door it uses (``REGISTRY_API_THROTTLE_RATE``)."""
 
     scope = "token"
-
-    def get_rate(self):
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": f"token-{request.auth.pk}"}

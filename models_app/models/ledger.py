@@ -18,10 +18,13 @@ from models_app.models.requests import TransitionRequest
 
 
 class LedgerHead(models.Model):
-    """The tip of the ledger's hash chain; its row lock orders concurrent ledger appends."""
+    """The tip of the ledger's hash chain; its row lock orders concurrent ledger appends. It also holds the
+    last event sequence handed out (``Event.sequence``), advanced under the same lock and, for a ledger
+    row's event, in the same statement that moves the chain's tip."""
 
     last_hash = models.CharField(max_length=64, default="0" * 64)
     count = models.BigIntegerField(default=0)
+    last_event_sequence = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(id=1), name="models_app_ledgerhead_singleton")]

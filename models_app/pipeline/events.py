@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 
 from models_app import ledger
 from models_app.choices import Decision, EventType, LedgerKind
@@ -78,20 +78,19 @@ LEDGER_EVENT_TYPES: dict[str, EventType] = {
 _WITH_FILES = frozenset({EventType.VERSION_REGISTERED, EventType.STAGE_CHANGED, EventType.ROLLBACK})
 
 
-def _next_sequence(registered_model: RegisteredModel | None, *, model_locked: bool) -> int:
-    # The ledger head's row lock is held until commit by every transaction that writes an event (ledger
-    # appends take it anyway), so sequences are handed out and committed in one order: the feed cursor
-    # can never pass an event that commits later. On SQLite every write transaction is serial anyway.
-    if registered_model is not None and not model_locked:
+def _next_sequence(registered_model: RegisteredModel | None, *, sequence: int | None) -> int:
+    # Sequences come from the ledger head, whose row lock every event-writing transaction holds until it
+    # commits, so they are handed out and committed in one order: the feed cursor can never pass an
+    # event that commits later. A ledger row's event has its sequence already (``ledger.append``
+    # reserved it in the same statement that moved the chain). On SQLite every write is serial anyway.
+    if sequence is not None:
+        return sequence
+    if registered_model is not None:
         # Lock order everywhere: model row, then ledger head. Taking the head first would deadlock
         # with a service holding the model lock, because the event's foreign key to the model must
         # wait for that lock while we hold the head.
         RegisteredModel.objects.select_for_update().filter(pk=registered_model.pk).exists()
-    if not model_locked:
-        # An event for a ledger row (model_locked) is written right after ``ledger.append`` in the same
-        # transaction, which holds the head's lock already: it is taken once per write, not twice.
-        ledger._lock_head()
-    return (Event.objects.aggregate(last=Max("sequence"))["last"] or 0) + 1
+    return ledger.next_event_sequence()
 
 
 def _files(version: ModelVersion) -> list[dict]:
@@ -138,12 +137,12 @@ def event_emit(
         payload=payload,
         ledger_entry=ledger_entry,
         occurred_at=occurred_at,
-        model_locked=False,
+        sequence=None,
     )
 
 
 def _emit(
-    *, type, actor, registered_model, version, payload, ledger_entry, occurred_at, model_locked: bool
+    *, type, actor, registered_model, version, payload, ledger_entry, occurred_at, sequence: int | None
 ) -> Event:
     if registered_model is None and version is not None:
         registered_model = version.registered_model
@@ -154,7 +153,7 @@ def _emit(
     # fails the whole write anyway. Alone (version.failed), this is the event's own transaction.
     with transaction.atomic(savepoint=False):
         event = Event(
-            sequence=_next_sequence(registered_model, model_locked=model_locked),
+            sequence=_next_sequence(registered_model, sequence=sequence),
             type=type,
             actor=actor,
             actor_username=actor.get_username() if actor is not None else "",
@@ -215,10 +214,10 @@ def _ledger_payload(row: LedgerEntry, type_: EventType) -> dict:
     return data
 
 
-def event_from_ledger(row: LedgerEntry) -> Event:
-    """The event for a ledger row just appended (called by ``services._record``)."""
+def event_from_ledger(row: LedgerEntry, *, sequence: int) -> Event:
+    """The event for a ledger row just appended, with the sequence its append reserved (called by the
+    services' shared ``record``, which holds the model's row lock and, through the append, the head's)."""
     type_ = LEDGER_EVENT_TYPES.get(row.kind, EventType.MODEL_UPDATED)
-    # Services append ledger rows holding the model's row lock (and, through the append, the head's).
     event = _emit(
         type=type_,
         actor=row.actor,
@@ -227,7 +226,7 @@ def event_from_ledger(row: LedgerEntry) -> Event:
         payload=_ledger_payload(row, type_),
         ledger_entry=row,
         occurred_at=row.created_at,
-        model_locked=True,
+        sequence=sequence,
     )
     notifications_queue(event, row)
     return event

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
+from django.db import connection
 from django.db.models import (
     Aggregate,
     Exists,
@@ -29,6 +30,7 @@ from models_app.exceptions import ModelNotFound, VersionNotFound
 from models_app.inputs import is_ascii_int
 from models_app.models import ArtifactFile, Deployment, LegalHold, ModelAlias, ModelVersion, RegisteredModel
 from models_app.names import canonical_name
+from models_app.selectors.compiled import CompiledQuery
 
 
 class JSONArrayAgg(Aggregate):
@@ -130,23 +132,72 @@ def json_datetime(value):
     return parsed
 
 
-def version_ref_filter(ref) -> tuple[Q, str]:
-    """The filter a version reference stands for (the newest match is meant) and the reference as text:
-    a number of ASCII digits, ``latest``, a stage name or ``@alias``."""
+def _version_ref(ref) -> tuple[str, object, str]:
+    """What a version reference names: (kind, value, the reference as text). Kinds: ``number`` (ASCII
+    digits), ``latest``, ``stage`` (a stage name) and ``alias`` (``@name``)."""
     ref_text = str(ref).strip()
     if is_ascii_int(ref_text):
-        return Q(version=int(ref_text)), ref_text
+        return "number", int(ref_text), ref_text
     if ref_text == "latest":
-        return Q(status=VersionStatus.READY), ref_text
+        return "latest", None, ref_text
     if ref_text in Stage.values and ref_text != Stage.NONE:
-        return Q(stage=ref_text), ref_text
+        return "stage", ref_text, ref_text
     if ref_text.startswith("@") and len(ref_text) > 1:
-        return Q(aliases__name=ref_text[1:]), ref_text
+        return "alias", ref_text[1:], ref_text
     raise VersionNotFound(
         f"'{ref_text}' is not a version reference; use a number, 'latest', 'production', 'staging', "
         "'archived' or '@alias'.",
         field="ref",
     )
+
+
+def _ref_q(kind: str, value) -> Q:
+    if kind == "number":
+        return Q(version=value)
+    if kind == "latest":
+        return Q(status=VersionStatus.READY)
+    if kind == "stage":
+        return Q(stage=value)
+    return Q(aliases__name=value)
+
+
+def version_ref_filter(ref) -> tuple[Q, str]:
+    """The filter a version reference stands for (the newest match is meant) and the reference as text:
+    a number of ASCII digits, ``latest``, a stage name or ``@alias``."""
+    kind, value, ref_text = _version_ref(ref)
+    return _ref_q(kind, value), ref_text
+
+
+def _read_shape(kind: str):
+    """The version read for one kind of reference: the model's id as a sub-select (an InitPlan), not a
+    join on its name, so PostgreSQL walks the (model, number) index of that one model newest first
+    instead of choosing, for ``latest``, an index over the status of every version of every model."""
+
+    def build(name, value=None):
+        model_id = RegisteredModel.objects.filter(name=name).values("pk")[:1]
+        where = _ref_q(kind, value)
+        if kind == "alias":
+            # The alias's version id as a sub-select too: the version is then found by its primary key.
+            alias = ModelAlias.objects.filter(registered_model_id=Subquery(model_id), name=value)
+            where = Q(pk=Subquery(alias.values("version_id")[:1]))
+        return version_rows().filter(where, registered_model_id=Subquery(model_id)).order_by("-version")[:1]
+
+    placeholders = {"name": "\x00model-name\x00"}
+    if kind == "number":
+        placeholders["value"] = 2_147_480_009
+    elif kind != "latest":
+        placeholders["value"] = "\x00ref-value\x00"
+    return CompiledQuery(build, **placeholders)
+
+
+def _version_number_fits(number: int) -> bool:
+    low, high = connection.ops.integer_field_range(
+        ModelVersion._meta.get_field("version").get_internal_type()
+    )
+    return (low is None or number >= low) and (high is None or number <= high)
+
+
+_READS = {kind: _read_shape(kind) for kind in ("number", "latest", "stage", "alias")}
 
 
 def registered_model_row(*, name: str) -> RegisteredModel:
@@ -160,23 +211,16 @@ def registered_model_row(*, name: str) -> RegisteredModel:
 
 def version_read(*, name: str, ref) -> ModelVersion:
     """The version ``ref`` names (a number, ``latest``, a stage or ``@alias``) of the model ``name``, as
-    ``version_rows`` reads it: one query. ModelNotFound or VersionNotFound otherwise."""
-    where, ref_text = version_ref_filter(ref)
-    # The model's id as a sub-select (an InitPlan), not a join on its name: PostgreSQL then walks the
-    # (model, number) index of that one model newest first, instead of choosing, for `latest`, an index
-    # over the status of every version of every model.
-    model_id = RegisteredModel.objects.filter(name=canonical_name(name)).values("pk")[:1]
-    if ref_text.startswith("@"):
-        # The alias's version id as a sub-select too: the version is then found by its primary key.
-        alias = ModelAlias.objects.filter(registered_model_id=Subquery(model_id), name=ref_text[1:])
-        where = Q(pk=Subquery(alias.values("version_id")[:1]))
-    version = (
-        version_rows().filter(where, registered_model_id=Subquery(model_id)).order_by("-version").first()
-    )
-    if version is None:
+    ``version_rows`` reads it: one query, compiled once per process. ModelNotFound or VersionNotFound
+    otherwise."""
+    kind, value, ref_text = _version_ref(ref)
+    values = {"name": canonical_name(name)} | ({} if kind == "latest" else {"value": value})
+    # A number the column cannot hold names no version (as the ORM's lookup says by not querying).
+    found = [] if kind == "number" and not _version_number_fits(value) else _READS[kind].run(**values)
+    if not found:
         model = registered_model_row(name=name)
         raise VersionNotFound(f"'{model.name}' has no version '{ref_text}'.", field="ref")
-    return version
+    return found[0]
 
 
 def version_row_get(*, registered_model: RegisteredModel, ref) -> ModelVersion:

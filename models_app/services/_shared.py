@@ -91,8 +91,8 @@ def record(
         request_id=current_request_id(),
         created_at=now or timezone.now(),
     )
-    ledger.append(row)
-    events.event_from_ledger(row)
+    sequence = ledger.append(row)
+    events.event_from_ledger(row, sequence=sequence)
     fields = {
         "event": "ledger",
         "kind": str(kind),

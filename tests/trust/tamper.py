@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 
-import pgtrigger
 from django.db import connection
 
 from models_app.ledger import compute_hash
 from models_app.models import LedgerEntry, LedgerHead
 from models_app.models.pipeline import Event
+from tests.triggers import triggers_off
 
 TABLE = LedgerEntry._meta.db_table
 
@@ -17,11 +17,8 @@ TABLE = LedgerEntry._meta.db_table
 @contextlib.contextmanager
 def superpowers():
     """On PostgreSQL the append-only trigger refuses UPDATE/DELETE; an attacker with DB superuser rights
-    could drop it, which ``pgtrigger.ignore`` simulates. On SQLite raw SQL goes straight through."""
-    if connection.vendor == "postgresql":
-        with pgtrigger.ignore("models_app.LedgerEntry:append_only"):
-            yield
-    else:
+    could switch it off, as this does. On SQLite raw SQL goes straight through."""
+    with triggers_off(TABLE):
         yield
 
 

@@ -1,0 +1,93 @@
+"""Querysets compiled to SQL once per process, for the hottest reads.
+
+Django turns a queryset into SQL each time it is evaluated. For the version read (four JSON sub-selects,
+five joined tables) that compilation costs several times what the database needs to answer it. A
+``CompiledQuery`` builds its queryset once per database with placeholder values, keeps the SQL and
+where each placeholder sits among its parameters, and then runs that SQL with each call's values. The
+rows go through Django's own ``ModelIterable``, so the instances (joined relations, annotations,
+converters) are exactly those the queryset itself would give; tests/selectors/test_compiled.py compares
+the two for every shape that uses it.
+
+Only values passed as query parameters can be placeholders: ``LIMIT``/``OFFSET`` are part of the SQL
+text, so a shape fixes its slice.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connections
+from django.db.models import Model, QuerySet
+from django.db.models.query import ModelIterable
+
+
+class _Evaluated:
+    """What ``ModelIterable`` reads of a queryset, around a compiler that already holds its SQL."""
+
+    def __init__(self, model, using: str, compiler):
+        self.model, self.db, self._compiler = model, using, compiler
+        self.query = self
+        self._known_related_objects: dict = {}
+
+    def get_compiler(self, using=None, connection=None, elide_empty=True):
+        return self._compiler
+
+
+class CompiledQuery:
+    """``build(**placeholders)`` compiled once per database; ``run(**values)`` evaluates it with values.
+
+    ``placeholders`` maps each parameter name to a value of the right type that cannot otherwise occur
+    in the query's parameters; compiling checks that each one appears and is not changed on the way.
+    """
+
+    def __init__(self, build: Callable[..., QuerySet], **placeholders: Any):
+        self._build = build
+        self._placeholders = placeholders
+        self._by_database: dict[
+            tuple[str, str], tuple[Any, str, tuple, tuple[tuple[int, str, type], ...]]
+        ] = {}
+        self._lock = threading.Lock()
+
+    def _compile(self, using: str):
+        queryset = self._build(**self._placeholders)
+        compiler = queryset.query.get_compiler(using=using)
+        sql, params = compiler.as_sql()
+        # A backend may wrap a parameter in a type of its own (psycopg's Int4 for an integer column, with
+        # server-side binding): the value bound later is wrapped the same way, so the statement keeps its
+        # parameter types and stays one prepared statement.
+        slots = tuple(
+            (index, name, type(param))
+            for index, param in enumerate(params)
+            for name, placeholder in self._placeholders.items()
+            if isinstance(param, type(placeholder)) and param == placeholder
+        )
+        missing = set(self._placeholders) - {name for _, name, _ in slots}
+        if missing:
+            raise ValueError(
+                f"Placeholders not found among the compiled query's parameters: {sorted(missing)}"
+            )
+        return compiler, sql, tuple(params), slots
+
+    def run(self, using: str = "default", **values: Any) -> list[Model]:
+        """The queryset's rows for these values (every placeholder given), as model instances."""
+        connection = connections[using]
+        key = (using, connection.vendor)
+        compiled = self._by_database.get(key)
+        if compiled is None:
+            with self._lock:
+                compiled = self._by_database.setdefault(key, self._compile(using))
+        template, sql, params, slots = compiled
+        bound = list(params)
+        for index, name, wrap in slots:
+            bound[index] = wrap(values[name])
+        bound_params = tuple(bound)
+        # A shallow copy shares the template's select list and converters (read-only once compiled) and
+        # uses this thread's connection; its SQL is the compiled text with this call's parameters.
+        compiler = copy.copy(template)
+        compiler.connection = connection
+        compiler.using = using
+        compiler.as_sql = lambda *args, **kwargs: (sql, bound_params)
+        return list(ModelIterable(_Evaluated(template.query.model, using, compiler)))

@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend with a cheaper reuse check (see ``base.DatabaseWrapper``)."""
