@@ -69,6 +69,7 @@ from models_app.selectors.tracking import (
 )
 from models_app.selectors.uploads import upload_session_get
 from models_app.selectors.version_rows import (
+    VersionsOfModel,
     json_datetime,
     registered_model_row,
     version_read,
@@ -89,6 +90,7 @@ __all__ = [
     "DecisionFacts",
     "HistoryQuery",
     "Snapshot",
+    "VersionsOfModel",
     "deployment_current_prefetch",
     "deployment_list",
     "deployment_list_current",

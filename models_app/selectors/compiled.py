@@ -8,8 +8,9 @@ rows go through Django's own ``ModelIterable``, so the instances (joined relatio
 converters) are exactly those the queryset itself would give; tests/selectors/test_compiled.py compares
 the two for every shape that uses it.
 
-Only values passed as query parameters can be placeholders: ``LIMIT``/``OFFSET`` are part of the SQL
-text, so a shape fixes its slice.
+Only values passed as query parameters can be placeholders. ``LIMIT``/``OFFSET`` are part of the SQL
+text: a ``sliced`` query is compiled with a stand-in slice whose text is replaced by each call's
+(whole numbers, formatted here, never text from the caller).
 """
 
 from __future__ import annotations
@@ -43,8 +44,12 @@ class CompiledQuery:
     in the query's parameters; compiling checks that each one appears and is not changed on the way.
     """
 
-    def __init__(self, build: Callable[..., QuerySet], **placeholders: Any):
+    # The stand-in slice of a ``sliced`` query: numbers no real page uses.
+    _OFFSET, _LIMIT = 271_828_183, 314_159_265
+
+    def __init__(self, build: Callable[..., QuerySet], *, sliced: bool = False, **placeholders: Any):
         self._build = build
+        self._sliced = sliced
         self._placeholders = placeholders
         self._by_database: dict[
             tuple[str, str], tuple[Any, str, tuple, tuple[tuple[int, str, type], ...]]
@@ -53,8 +58,12 @@ class CompiledQuery:
 
     def _compile(self, using: str):
         queryset = self._build(**self._placeholders)
+        if self._sliced:
+            queryset = queryset[self._OFFSET : self._OFFSET + self._LIMIT]
         compiler = queryset.query.get_compiler(using=using)
         sql, params = compiler.as_sql()
+        if self._sliced and sql.count(self._slice_text(self._OFFSET, self._LIMIT)) != 1:
+            raise ValueError("The stand-in slice is not in the compiled SQL.")
         # A backend may wrap a parameter in a type of its own (psycopg's Int4 for an integer column, with
         # server-side binding): the value bound later is wrapped the same way, so the statement keeps its
         # parameter types and stays one prepared statement.
@@ -71,8 +80,15 @@ class CompiledQuery:
             )
         return compiler, sql, tuple(params), slots
 
-    def run(self, using: str = "default", **values: Any) -> list[Model]:
-        """The queryset's rows for these values (every placeholder given), as model instances."""
+    @staticmethod
+    def _slice_text(offset: int, limit: int) -> str:
+        return f"LIMIT {limit} OFFSET {offset}"
+
+    def run(
+        self, using: str = "default", *, offset: int = 0, limit: int | None = None, **values: Any
+    ) -> list[Model]:
+        """The queryset's rows for these values (every placeholder given), as model instances; a
+        ``sliced`` query takes ``limit`` rows from ``offset``."""
         connection = connections[using]
         key = (using, connection.vendor)
         compiled = self._by_database.get(key)
@@ -80,6 +96,12 @@ class CompiledQuery:
             with self._lock:
                 compiled = self._by_database.setdefault(key, self._compile(using))
         template, sql, params, slots = compiled
+        if self._sliced:
+            if limit is None or limit < 1 or offset < 0:
+                raise ValueError("A sliced query needs a positive limit and an offset of 0 or more.")
+            sql = sql.replace(
+                self._slice_text(self._OFFSET, self._LIMIT), self._slice_text(int(offset), int(limit))
+            )
         bound = list(params)
         for index, name, wrap in slots:
             bound[index] = wrap(values[name])

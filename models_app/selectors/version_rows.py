@@ -209,6 +209,31 @@ def registered_model_row(*, name: str) -> RegisteredModel:
     return model
 
 
+_PAGE = CompiledQuery(
+    lambda model_id: version_rows().filter(registered_model_id=model_id), sliced=True, model_id=2_147_480_011
+)
+
+
+class VersionsOfModel:
+    """A model's versions newest first, as ``version_rows`` reads them, for a paginator: ``count()`` and
+    slices, each slice one query compiled once per process. What the version list pages when it is not
+    filtered (filters need a queryset: ``version_rows().filter(...)``)."""
+
+    def __init__(self, registered_model: RegisteredModel):
+        self._model = registered_model
+
+    def count(self) -> int:
+        return ModelVersion.objects.filter(registered_model_id=self._model.pk).count()
+
+    def __getitem__(self, index: slice) -> list[ModelVersion]:
+        if not isinstance(index, slice) or index.step is not None:
+            raise TypeError("Versions are read in pages: slice them with [start:stop].")
+        start, stop = index.start or 0, index.stop
+        if stop is None or stop <= start:
+            return []
+        return _PAGE.run(model_id=self._model.pk, offset=start, limit=stop - start)
+
+
 def version_read(*, name: str, ref) -> ModelVersion:
     """The version ``ref`` names (a number, ``latest``, a stage or ``@alias``) of the model ``name``, as
     ``version_rows`` reads it: one query, compiled once per process. ModelNotFound or VersionNotFound

@@ -105,3 +105,12 @@ def test_the_one_query_representation_equals_the_prefetched_one(api, publisher, 
             ModelVersionSerializer(one_query, context=context).data
             == ModelVersionSerializer(prefetched, context=context).data
         )
+
+
+def test_the_version_list_pages_the_same_with_and_without_filters(api, versions, publisher):
+    client = api(publisher)
+    url = MODEL
+    unfiltered = client.get(url, {"page_size": 2, "page": 2}).json()
+    filtered = client.get(url, {"page_size": 2, "page": 2, "status": "ready"}).json()
+    assert unfiltered["results"] == filtered["results"]
+    assert unfiltered["count"] == 3 and [v["version"] for v in unfiltered["results"]] == [1]

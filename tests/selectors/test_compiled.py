@@ -107,3 +107,17 @@ def test_a_placeholder_missing_from_the_sql_is_refused(db):
     query = CompiledQuery(lambda name: RegisteredModel.objects.filter(description="fixed"), name="\x00n\x00")
     with pytest.raises(ValueError, match="name"):
         query.run(name="x")
+
+
+def test_the_unfiltered_page_gives_what_the_queryset_gives(versions, registered_model, publisher):
+    for _ in range(4):
+        register(registered_model, publisher)
+    pages = selectors.VersionsOfModel(registered_model)
+    plain = list(selectors.version_rows().filter(registered_model=registered_model))
+    assert pages.count() == len(plain) == 7
+    assert [_as_compared(v) for v in pages[0:3]] == [_as_compared(v) for v in plain[0:3]]
+    assert [v.version for v in pages[3:7]] == [4, 3, 2, 1]
+    assert [v.version for v in pages[6:50]] == [1]
+    assert pages[7:9] == [] and pages[3:3] == []
+    with pytest.raises(TypeError):
+        pages[2]

@@ -109,6 +109,13 @@ class ModelVersionListView(ModelScopedMixin, generics.ListAPIView):
             return ModelVersion.objects.none()
         return selectors.version_rows().filter(registered_model=self.get_registered_model())
 
+    def filter_queryset(self, queryset):
+        # Unfiltered (what pipelines ask most), the page is read by SQL compiled once per process.
+        filters = set(self.filterset_class.base_filters)
+        if self.request.method == "GET" and not filters.intersection(self.request.query_params):
+            return selectors.VersionsOfModel(self.get_registered_model())
+        return super().filter_queryset(queryset)
+
     def post(self, request, name):
         model = self.get_registered_model()
         # Refuse before receiving the body: an outsider's upload is not worth streaming to disk. The
