@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 
+from models_app.compiled import CompiledQuery
 from models_app.models import LedgerEntry, LedgerHead
 
 GENESIS_HASH = "0" * 64
@@ -40,8 +41,12 @@ def compute_hash(row: LedgerEntry) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+_HEAD = CompiledQuery(lambda: LedgerHead.objects.select_for_update().filter(pk=1))
+
+
 def _lock_head() -> LedgerHead:
-    head = LedgerHead.objects.select_for_update().filter(pk=1).first()
+    found = _HEAD.run()  # compiled once per process: every write takes it
+    head = found[0] if found else None
     if head is None:
         # The migration creates the head; a flushed test database may not have it. The savepoint keeps
         # a concurrent creator's IntegrityError from aborting the caller's transaction.

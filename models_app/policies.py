@@ -18,6 +18,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from models_app.choices import Decision
+from models_app.compiled import CompiledQuery
 from models_app.exceptions import InvalidInput
 from models_app.models import Approval, PromotionPolicy, RegisteredModel, TransitionRequest, alias_validator
 
@@ -285,8 +286,15 @@ def policy_from_record(registered_model: RegisteredModel, record: PromotionPolic
 
 def policy_for(registered_model: RegisteredModel) -> Policy:
     """The effective policy of a model, read fresh from the database."""
-    record = PromotionPolicy.objects.filter(registered_model_id=registered_model.pk).first()
-    return policy_from_record(registered_model, record)
+    found = _POLICY.run(model_id=registered_model.pk)
+    return policy_from_record(registered_model, found[0] if found else None)
+
+
+# Read by every promotion, alias move and approval (compiled once per process, models_app/compiled.py).
+_POLICY = CompiledQuery(
+    lambda model_id: PromotionPolicy.objects.filter(registered_model_id=model_id).order_by("pk")[:1],
+    model_id=9_007_199_254_740_881,
+)
 
 
 def gate_evidence(policy: Policy, metrics: dict) -> dict:

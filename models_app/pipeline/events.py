@@ -37,6 +37,7 @@ from django.db.models import Q
 
 from models_app import ledger
 from models_app.choices import Decision, EventType, LedgerKind
+from models_app.compiled import CompiledQuery
 from models_app.models import (
     Approval,
     ArtifactFile,
@@ -101,14 +102,28 @@ def _files(version: ModelVersion) -> list[dict]:
     )
 
 
+def _subscriptions(scope: Q):
+    """Active subscriptions for every model (no scope) or within ``scope``."""
+    return WebhookSubscription.objects.filter(
+        Q(registered_model__isnull=True, team__isnull=True) | scope, active=True
+    )
+
+
+# Asked by every write (compiled once per process, models_app/compiled.py).
+_SUBSCRIPTIONS_OF_MODEL = CompiledQuery(
+    lambda model_id, team_id: _subscriptions(Q(registered_model_id=model_id) | Q(team_id=team_id)),
+    model_id=9_007_199_254_740_881,
+    team_id=2_147_480_017,
+)
+
+
 def _fan_out(event: Event, registered_model: RegisteredModel | None) -> int:
     """Queue a pending delivery for every active subscription that wants this event."""
-    scope = Q(registered_model__isnull=True, team__isnull=True)
     if registered_model is not None:
-        scope |= Q(registered_model_id=registered_model.pk) | Q(team_id=registered_model.team_id)
-    subscriptions = [
-        s for s in WebhookSubscription.objects.filter(scope, active=True) if s.wants(str(event.type))
-    ]
+        active = _SUBSCRIPTIONS_OF_MODEL.run(model_id=registered_model.pk, team_id=registered_model.team_id)
+    else:
+        active = _subscriptions(Q())
+    subscriptions = [s for s in active if s.wants(str(event.type))]
     WebhookDelivery.objects.bulk_create(
         [
             WebhookDelivery(event=event, subscription=s, next_attempt_at=event.occurred_at)

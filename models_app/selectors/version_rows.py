@@ -26,11 +26,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from models_app.choices import Stage, VersionStatus
+from models_app.compiled import CompiledQuery
 from models_app.exceptions import ModelNotFound, VersionNotFound
 from models_app.inputs import is_ascii_int
 from models_app.models import ArtifactFile, Deployment, LegalHold, ModelAlias, ModelVersion, RegisteredModel
 from models_app.names import canonical_name
-from models_app.selectors.compiled import CompiledQuery
 
 
 class JSONArrayAgg(Aggregate):
@@ -182,12 +182,24 @@ def _read_shape(kind: str):
             where = Q(pk=Subquery(alias.values("version_id")[:1]))
         return version_rows().filter(where, registered_model_id=Subquery(model_id)).order_by("-version")[:1]
 
+    return CompiledQuery(build, **_placeholders(kind))
+
+
+def _placeholders(kind: str) -> dict:
     placeholders = {"name": "\x00model-name\x00"}
     if kind == "number":
         placeholders["value"] = 2_147_480_009
     elif kind != "latest":
         placeholders["value"] = "\x00ref-value\x00"
-    return CompiledQuery(build, **placeholders)
+    return placeholders
+
+
+def _run(query: CompiledQuery, kind: str, value, name: str) -> list[ModelVersion]:
+    values = {"name": canonical_name(name)} | ({} if kind == "latest" else {"value": value})
+    # A number the column cannot hold names no version (as the ORM's lookup says by not querying).
+    if kind == "number" and not _version_number_fits(value):
+        return []
+    return query.run(**values)
 
 
 def _version_number_fits(number: int) -> bool:
@@ -197,16 +209,24 @@ def _version_number_fits(number: int) -> bool:
     return (low is None or number >= low) and (high is None or number <= high)
 
 
-_READS = {kind: _read_shape(kind) for kind in ("number", "latest", "stage", "alias")}
+_KINDS = ("number", "latest", "stage", "alias")
+_READS = {kind: _read_shape(kind) for kind in _KINDS}
 
 
 def registered_model_row(*, name: str) -> RegisteredModel:
     """A model by name (canonical form) with its team and nothing else; ModelNotFound otherwise. For
     requests about its versions, which never show the model's list annotations."""
-    model = RegisteredModel.objects.select_related("team").filter(name=canonical_name(name)).first()
-    if model is None:
+    found = _MODEL_ROW.run(name=canonical_name(name))
+    if not found:
         raise ModelNotFound(f"No model named '{name}'.", field="name")
-    return model
+    return found[0]
+
+
+# Every request under /models/{name}/ starts with it (compiled once per process).
+_MODEL_ROW = CompiledQuery(
+    lambda name: RegisteredModel.objects.select_related("team").filter(name=name).order_by("pk")[:1],
+    name="\x00model-name\x00",
+)
 
 
 _PAGE = CompiledQuery(
@@ -239,9 +259,7 @@ def version_read(*, name: str, ref) -> ModelVersion:
     ``version_rows`` reads it: one query, compiled once per process. ModelNotFound or VersionNotFound
     otherwise."""
     kind, value, ref_text = _version_ref(ref)
-    values = {"name": canonical_name(name)} | ({} if kind == "latest" else {"value": value})
-    # A number the column cannot hold names no version (as the ORM's lookup says by not querying).
-    found = [] if kind == "number" and not _version_number_fits(value) else _READS[kind].run(**values)
+    found = _run(_READS[kind], kind, value, name)
     if not found:
         model = registered_model_row(name=name)
         raise VersionNotFound(f"'{model.name}' has no version '{ref_text}'.", field="ref")
@@ -261,18 +279,29 @@ def version_row_get(*, registered_model: RegisteredModel, ref) -> ModelVersion:
     return version
 
 
+def _row_shape(kind: str) -> CompiledQuery:
+    """The version row (its model and team joined) for one kind of reference, as ``_read_shape``."""
+
+    def build(name, value=None):
+        model_id = RegisteredModel.objects.filter(name=name).values("pk")[:1]
+        return (
+            ModelVersion.objects.select_related("registered_model__team")
+            .filter(_ref_q(kind, value), registered_model_id=Subquery(model_id))
+            .order_by("-version")[:1]
+        )
+
+    return CompiledQuery(build, **_placeholders(kind))
+
+
+_ROWS = {kind: _row_shape(kind) for kind in _KINDS}
+
+
 def version_row_find(*, name: str, ref) -> ModelVersion:
     """``version_row_get`` for a model given by name: the version row with its model (and team) joined, in
-    one query. ModelNotFound or VersionNotFound otherwise."""
-    where, ref_text = version_ref_filter(ref)
-    model_id = RegisteredModel.objects.filter(name=canonical_name(name)).values("pk")[:1]
-    version = (
-        ModelVersion.objects.select_related("registered_model__team")
-        .filter(where, registered_model_id=Subquery(model_id))
-        .order_by("-version")
-        .first()
-    )
-    if version is None:
+    one query compiled once per process. ModelNotFound or VersionNotFound otherwise."""
+    kind, value, ref_text = _version_ref(ref)
+    found = _run(_ROWS[kind], kind, value, name)
+    if not found:
         model = registered_model_row(name=name)
         raise VersionNotFound(f"'{model.name}' has no version '{ref_text}'.", field="ref")
-    return version
+    return found[0]

@@ -21,6 +21,7 @@ from models_app.choices import (
     Stage,
     VersionStatus,
 )
+from models_app.compiled import CompiledQuery
 from models_app.exceptions import (
     InvalidInput,
 )
@@ -59,7 +60,20 @@ def lock_model(pk: int) -> RegisteredModel:
     ``of=("self",)``: the team comes joined for messages and webhook scopes, but its ``auth_group`` row
     stays unlocked, so writes to different models of one team never wait for each other here (and a
     model creation's foreign-key check on the team cannot deadlock against a registration)."""
-    return RegisteredModel.objects.select_for_update(of=("self",)).select_related("team").get(pk=pk)
+    found = _LOCK_MODEL.run(pk=pk)
+    if not found:
+        raise RegisteredModel.DoesNotExist("RegisteredModel matching query does not exist.")
+    return found[0]
+
+
+# The statements every write starts with, compiled once per process (models_app/compiled.py).
+_LOCK_MODEL = CompiledQuery(
+    lambda pk: RegisteredModel.objects.select_for_update(of=("self",)).select_related("team").filter(pk=pk),
+    pk=9_007_199_254_740_881,
+)
+_LOCK_VERSION = CompiledQuery(
+    lambda pk: ModelVersion.objects.select_for_update().filter(pk=pk), pk=9_007_199_254_740_881
+)
 
 
 def record(
@@ -236,7 +250,10 @@ def promote(
 
 def refresh_version(version: ModelVersion, model: RegisteredModel) -> ModelVersion:
     """Re-read and lock a version; the caller holds ``model``'s lock, which the version keeps a link to."""
-    fresh = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    found = _LOCK_VERSION.run(pk=version.pk)
+    if not found:
+        raise ModelVersion.DoesNotExist("ModelVersion matching query does not exist.")
+    fresh = found[0]
     fresh.registered_model = model
     return fresh
 

@@ -13,6 +13,7 @@ from models_app.choices import (
     LedgerKind,
     Stage,
 )
+from models_app.compiled import CompiledQuery
 from models_app.exceptions import (
     InvalidInput,
     NotFound,
@@ -61,7 +62,7 @@ def alias_set(
     with transaction.atomic():
         model = lock_model(registered_model.pk)
         rules.refuse(rules.may_move_alias(actor, registered_model=model))
-        version = ModelVersion.objects.filter(registered_model=model, version=version_number).first()
+        version = _version_of(model, version_number)
         if version is None:
             raise VersionNotFound(
                 f"Version {version_number} of '{model.name}' does not exist.", field="version"
@@ -81,12 +82,33 @@ def alias_set(
 
 
 def _lock_alias(model: RegisteredModel, alias: str) -> ModelAlias | None:
-    return (
+    found = _LOCK_ALIAS.run(model_id=model.pk, alias=alias)
+    return found[0] if found else None
+
+
+def _version_of(model: RegisteredModel, number) -> ModelVersion | None:
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 2_147_483_647:
+        return None  # no version has that number (the column holds nothing outside this range)
+    found = _VERSION.run(model_id=model.pk, number=number)
+    return found[0] if found else None
+
+
+# Every alias move runs these (compiled once per process, models_app/compiled.py).
+_LOCK_ALIAS = CompiledQuery(
+    lambda model_id, alias: (
         ModelAlias.objects.select_for_update(of=("self", "version"))
         .select_related("version", "updated_by")
-        .filter(registered_model=model, name=alias)
-        .first()
-    )
+        .filter(registered_model_id=model_id, name=alias)
+        .order_by("pk")[:1]
+    ),
+    model_id=9_007_199_254_740_881,
+    alias="\x00alias\x00",
+)
+_VERSION = CompiledQuery(
+    lambda model_id, number: ModelVersion.objects.filter(registered_model_id=model_id, version=number)[:1],
+    model_id=9_007_199_254_740_881,
+    number=2_147_480_009,
+)
 
 
 def alias_point(

@@ -1,18 +1,19 @@
-"""``selectors.version_read`` runs SQL compiled once per process (selectors/compiled.py): for every kind
+"""``selectors.version_read`` runs SQL compiled once per process (models_app/compiled.py): for every kind
 of reference it gives the instances the plain queryset gives, with the same joined rows and
 annotations, and refuses what the plain lookup refuses."""
 
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Subquery
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from models_app import selectors, services
+from models_app.compiled import CompiledQuery
 from models_app.exceptions import ModelNotFound, VersionNotFound
-from models_app.models import RegisteredModel
-from models_app.selectors.compiled import CompiledQuery
+from models_app.models import ModelVersion, RegisteredModel
 from models_app.selectors.version_rows import version_ref_filter
 from tests.conftest import register
 
@@ -121,3 +122,33 @@ def test_the_unfiltered_page_gives_what_the_queryset_gives(versions, registered_
     assert pages[7:9] == [] and pages[3:3] == []
     with pytest.raises(TypeError):
         pages[2]
+
+
+@pytest.mark.parametrize("ref", ["1", "latest", "production", "staging", "@champion"])
+def test_the_compiled_row_lookup_gives_what_the_queryset_gives(versions, registered_model, ref):
+    from models_app.selectors.version_rows import version_row_find
+
+    found = version_row_find(name=registered_model.name, ref=ref)
+    where, _ = version_ref_filter(ref)
+    plain = (
+        ModelVersion.objects.select_related("registered_model__team")
+        .filter(where, registered_model=registered_model)
+        .order_by("-version")
+        .first()
+    )
+    assert (found.pk, found.stage, found.registered_model.team.name) == (
+        plain.pk,
+        plain.stage,
+        plain.registered_model.team.name,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_compiled_row_lock_still_needs_a_transaction(registered_model):
+    from models_app.services._shared import lock_model
+
+    with transaction.atomic():
+        assert lock_model(registered_model.pk).team.pk == registered_model.team_id
+    # Reused SQL is not compiled again, so Django's own check would not run: the compiled query makes it.
+    with pytest.raises(TransactionManagementError):
+        lock_model(registered_model.pk)

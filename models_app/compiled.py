@@ -5,7 +5,7 @@ five joined tables) that compilation costs several times what the database needs
 ``CompiledQuery`` builds its queryset once per database with placeholder values, keeps the SQL and
 where each placeholder sits among its parameters, and then runs that SQL with each call's values. The
 rows go through Django's own ``ModelIterable``, so the instances (joined relations, annotations,
-converters) are exactly those the queryset itself would give; tests/selectors/test_compiled.py compares
+converters) are exactly those the queryset itself would give; tests/test_compiled.py compares
 the two for every shape that uses it.
 
 Only values passed as query parameters can be placeholders. ``LIMIT``/``OFFSET`` are part of the SQL
@@ -23,6 +23,7 @@ from typing import Any
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable
+from django.db.transaction import TransactionManagementError
 
 
 class _Evaluated:
@@ -96,6 +97,9 @@ class CompiledQuery:
             with self._lock:
                 compiled = self._by_database.setdefault(key, self._compile(using))
         template, sql, params, slots = compiled
+        if template.query.select_for_update and connection.get_autocommit():
+            # What Django's compiler checks on every evaluation, and a reused one no longer compiles.
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         if self._sliced:
             if limit is None or limit < 1 or offset < 0:
                 raise ValueError("A sliced query needs a positive limit and an offset of 0 or more.")
