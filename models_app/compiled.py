@@ -1,4 +1,4 @@
-"""Querysets compiled to SQL once per process, for the hottest reads.
+"""Querysets compiled to SQL once per process, for the statements on the hot paths.
 
 Django turns a queryset into SQL each time it is evaluated. For the version read (four JSON sub-selects,
 five joined tables) that compilation costs several times what the database needs to answer it. A
@@ -95,7 +95,9 @@ class CompiledQuery:
         compiled = self._by_database.get(key)
         if compiled is None:
             with self._lock:
-                compiled = self._by_database.setdefault(key, self._compile(using))
+                compiled = self._by_database.get(key) or self._by_database.setdefault(
+                    key, self._compile(using)
+                )
         template, sql, params, slots = compiled
         if template.query.select_for_update and connection.get_autocommit():
             # What Django's compiler checks on every evaluation, and a reused one no longer compiles.

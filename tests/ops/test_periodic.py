@@ -76,11 +76,10 @@ def test_a_refused_checkpoint_is_logged_as_an_error_and_recorded(settings, histo
 def test_serve_runs_the_periodic_jobs_beside_gunicorn(monkeypatch, settings):
     started = {}
 
-    def fake_run(self):
-        started.update(self.commands)
-        return 0
+    def fake_supervise(commands, *, env, cleanup):
+        started.update(commands)
 
-    monkeypatch.setattr(serve.Supervisor, "run", fake_run)
+    monkeypatch.setattr(serve.Command, "_supervise", staticmethod(fake_supervise))
     monkeypatch.setattr(serve.Command, "_check", staticmethod(lambda: None))
     call_command("serve", "--no-migrate", "--no-collectstatic")
     assert started["periodic"][-1] == "run_periodic"

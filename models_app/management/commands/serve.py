@@ -5,21 +5,17 @@ collects static files for whitenoise, then runs gunicorn, the webhook delivery w
 exists) and the periodic jobs (``run_periodic``: retention once a day, a ledger checkpoint every
 REGISTRY_AUDIT_ANCHOR_SECONDS) as child processes. SIGINT (Ctrl-C) or SIGTERM stops them gracefully and waits for
 them; if either child dies, the other is stopped too and ``serve`` exits non-zero so that the
-process manager above it restarts the whole set.
+process manager above it restarts the whole set. Once the children are about to start, ``serve``
+replaces itself (same pid) with registry_site/supervisor.py, which does that without holding Django.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
+import json
 import logging
 import os
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from django.conf import settings
@@ -32,18 +28,6 @@ log = logging.getLogger("models_app.serve")
 
 # Any constant shared by every instance of this registry: the key of the "migrating" advisory lock.
 MIGRATE_LOCK_KEY = 0x5265_6749_5354_5259 & 0x7FFF_FFFF_FFFF_FFFF
-POLL_SECONDS = 0.2
-_PR_SET_PDEATHSIG = 1
-
-
-def _child_setup() -> None:  # pragma: no cover - runs in the forked child
-    # Own process group: a terminal's Ctrl-C reaches only the supervisor, which then stops the
-    # children gracefully (SIGTERM) instead of gunicorn's abrupt SIGINT shutdown.
-    os.setpgid(0, 0)
-    # If the supervisor is killed outright, the children must not run on unsupervised.
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Command(BaseCommand):
@@ -113,13 +97,16 @@ class Command(BaseCommand):
                 str(Path(settings.BASE_DIR) / "manage.py"),
                 "run_periodic",
             ]
-        try:
-            code = Supervisor(commands, env=env).run()
-        finally:
-            if own_metrics_dir:
-                shutil.rmtree(metrics_dir, ignore_errors=True)
-        if code:
-            raise CommandError(f"stopped: a child process exited with status {code}", returncode=code)
+        self._supervise(commands, env=env, cleanup=metrics_dir if own_metrics_dir else None)
+
+    @staticmethod
+    def _supervise(commands: dict[str, list[str]], *, env: dict, cleanup: str | None) -> None:
+        """Become the supervisor (registry_site/supervisor.py): the same process, without Django."""
+        spec = json.dumps({"commands": commands, "cleanup": cleanup})
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os.chdir(settings.BASE_DIR)
+        os.execve(sys.executable, [sys.executable, "-m", "registry_site.supervisor", spec], env)  # noqa: S606
 
     @staticmethod
     def _check() -> None:
@@ -171,64 +158,3 @@ class Command(BaseCommand):
         if options["workers"] is not None:
             command += ["--workers", str(options["workers"])]
         return command
-
-
-class Supervisor:
-    """Starts named child processes, forwards SIGINT/SIGTERM as a graceful SIGTERM, and waits for them."""
-
-    def __init__(self, commands: dict[str, list[str]], *, env: dict, grace_seconds: float | None = None):
-        self.commands = commands
-        self.env = env
-        self.grace_seconds = grace_seconds or float(env.get("REGISTRY_SHUTDOWN_TIMEOUT", "30")) + 5
-        self.children: dict[str, subprocess.Popen] = {}
-        self.signals: list[int] = []
-
-    def _on_signal(self, signum, frame) -> None:
-        self.signals.append(signum)
-
-    def run(self) -> int:
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            for name, command in self.commands.items():
-                self.children[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-                    command, env=self.env, cwd=settings.BASE_DIR, preexec_fn=_child_setup
-                )
-                log.info("started %s (pid %s)", name, self.children[name].pid, extra={"child": name})
-            code = self._wait_for_stop()
-            self._stop_all()
-            return code
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-    def _wait_for_stop(self) -> int:
-        while not self.signals:
-            for name, child in self.children.items():
-                status = child.poll()
-                if status is not None:
-                    log.error("%s exited with status %s; stopping the others", name, status)
-                    return status or 1
-            time.sleep(POLL_SECONDS)
-        log.info("signal %s received; stopping", signal.Signals(self.signals[0]).name)
-        return 0
-
-    def _stop_all(self) -> None:
-        alive = [c for c in self.children.values() if c.poll() is None]
-        for child in alive:
-            with contextlib.suppress(ProcessLookupError):
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + self.grace_seconds
-        handled = len(self.signals)
-        while any(c.poll() is None for c in alive):
-            # A second Ctrl-C, or a stop that takes too long, ends the children at once.
-            if time.monotonic() > deadline or len(self.signals) > handled:
-                for child in alive:
-                    if child.poll() is None:
-                        log.warning("killing pid %s", child.pid)
-                        with contextlib.suppress(ProcessLookupError):
-                            child.kill()
-                break
-            time.sleep(POLL_SECONDS)
-        for name, child in self.children.items():
-            child.wait()
-            log.info("%s stopped (status %s)", name, child.returncode, extra={"child": name})
