@@ -9,7 +9,7 @@ from rest_framework import serializers as drf
 from rest_framework.test import APIRequestFactory
 
 from models_app import selectors, services
-from models_app.api.serializers import ModelVersionSerializer
+from models_app.api.version_representation import ModelVersionSerializer
 from models_app.models import VersionOrigin
 from models_app.services.tracking import experiment_create, run_create
 from tests.conftest import register
