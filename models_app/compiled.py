@@ -53,7 +53,7 @@ class CompiledQuery:
         self._sliced = sliced
         self._placeholders = placeholders
         self._by_database: dict[
-            tuple[str, str], tuple[Any, str, tuple, tuple[tuple[int, str, type], ...]]
+            tuple[str, str], tuple[Any, str, tuple, tuple[tuple[int, str, type], ...], dict]
         ] = {}
         self._lock = threading.Lock()
 
@@ -79,7 +79,10 @@ class CompiledQuery:
             raise ValueError(
                 f"Placeholders not found among the compiled query's parameters: {sorted(missing)}"
             )
-        return compiler, sql, tuple(params), slots
+        # The converters of the selected columns (JSON decoding, backend conversions) depend only on
+        # the query and the backend: found once, not on every evaluation.
+        converters = compiler.get_converters([col[0] for col in compiler.select[0 : compiler.col_count]])
+        return compiler, sql, tuple(params), slots, converters
 
     @staticmethod
     def _slice_text(offset: int, limit: int) -> str:
@@ -98,7 +101,7 @@ class CompiledQuery:
                 compiled = self._by_database.get(key) or self._by_database.setdefault(
                     key, self._compile(using)
                 )
-        template, sql, params, slots = compiled
+        template, sql, params, slots, converters = compiled
         if template.query.select_for_update and connection.get_autocommit():
             # What Django's compiler checks on every evaluation, and a reused one no longer compiles.
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
@@ -118,4 +121,5 @@ class CompiledQuery:
         compiler.connection = connection
         compiler.using = using
         compiler.as_sql = lambda *args, **kwargs: (sql, bound_params)
+        compiler.get_converters = lambda expressions: converters
         return list(ModelIterable(_Evaluated(template.query.model, using, compiler)))

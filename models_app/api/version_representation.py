@@ -11,10 +11,12 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.urls import get_script_prefix, get_urlconf
+from django.urls import reverse as django_reverse
 from django.utils.http import RFC3986_SUBDELIMS
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.reverse import reverse
+from rest_framework.reverse import preserve_builtin_query_params, reverse
 
 from models_app.api.deployment_fields import CurrentDeploymentsField
 from models_app.api.hold_fields import HeldField, HoldField
@@ -255,13 +257,31 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         return self._url("api:modelversion-detail", name=obj.registered_model.name, ref=obj.version)
 
     def _url(self, viewname: str, *, name: str, ref) -> str:
-        """``reverse(viewname)`` for this model and version. The URL is reversed once per serializer with
-        stand-ins, which are then replaced, quoted as ``reverse`` quotes (a page of 50 versions would
-        otherwise reverse 100 URLs)."""
+        """``reverse(viewname)`` for this model and version. The URL's path is reversed once per process
+        with stand-ins, which are then replaced, quoted as ``reverse`` quotes (a page of 50 versions
+        would otherwise reverse 100 URLs, and every single read two)."""
         templates = self.__dict__.setdefault("_url_templates", {})
         if viewname not in templates:
-            kwargs = {"name": _NAME_SLOT, "ref": _REF_SLOT}
-            if viewname == "api:modelversion-file":
-                kwargs["path"] = _PATH_SLOT
-            templates[viewname] = reverse(viewname, kwargs=kwargs, request=self.context.get("request"))
+            templates[viewname] = _absolute_template(viewname, self.context.get("request"))
         return templates[viewname].replace(_NAME_SLOT, _quoted(name)).replace(_REF_SLOT, _quoted(str(ref)))
+
+
+_PATH_TEMPLATES: dict[tuple, str] = {}
+
+
+def _absolute_template(viewname: str, request) -> str:
+    """The URL DRF's ``reverse`` gives for ``viewname`` with the stand-ins, for this request: the path
+    from a per-process table (it depends only on the URL configuration and the script prefix), made
+    absolute for the request's host as ``reverse`` makes it."""
+    kwargs = {"name": _NAME_SLOT, "ref": _REF_SLOT}
+    if viewname == "api:modelversion-file":
+        kwargs["path"] = _PATH_SLOT
+    if getattr(request, "versioning_scheme", None) is not None:
+        return reverse(viewname, kwargs=kwargs, request=request)
+    key = (viewname, get_script_prefix(), get_urlconf())
+    path = _PATH_TEMPLATES.get(key)
+    if path is None:
+        path = _PATH_TEMPLATES.setdefault(key, django_reverse(viewname, kwargs=kwargs))
+    if request is None:
+        return path
+    return preserve_builtin_query_params(request.build_absolute_uri(path), request)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from rest_framework import serializers as drf
+from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from models_app import selectors, services
@@ -59,15 +60,21 @@ def versions(registered_model, publisher, reviewer, governance):
     return [v1, v2, v3]
 
 
+@pytest.mark.parametrize("query", ["", "?format=json"])
 @pytest.mark.parametrize("number", [1, 2, 3])
-def test_a_version_row_gives_what_the_declared_fields_give(versions, registered_model, number):
-    request = APIRequestFactory().get("/api/v1/")
+def test_a_version_row_gives_what_the_declared_fields_give(
+    versions, registered_model, number, query, settings
+):
+    settings.ALLOWED_HOSTS = ["registry.example.com"]
+    request = Request(APIRequestFactory().get("/api/v1/" + query, HTTP_HOST="registry.example.com"))
     serializer = ModelVersionSerializer(context={"request": request})
     row = selectors.version_read(name=registered_model.name, ref=str(number))
     fast = serializer.to_representation(row)
     assert json.dumps(fast) == json.dumps(_declared(serializer, row))
     # And the generic path over the prefetch-free row is what the fast path is meant to shorten.
     assert fast["version"] == number and fast["model"] == "fraud-detector"
+    assert fast["url"].startswith("http://registry.example.com/api/v1/models/fraud-detector/versions/")
+    assert fast["url"].endswith(f"/{number}/" + query)
 
 
 def test_the_fast_path_covers_each_kind_of_value(versions, registered_model):
