@@ -62,6 +62,8 @@ XDIST_GROUPS = {
     "tests/browser/": "chromium",
     "tests/sso/": "chromium",
     "tests/ops/test_instances.py": "instances",
+    # One server for the module (a module fixture): split over two workers, each would start its own.
+    "tests/ops/test_slow_clients.py": "slow_clients",
 }
 
 

@@ -84,7 +84,9 @@ def database_url(tmp_path_factory):
         "user": parts.username or "postgres",
         "password": parts.password,
     }
-    name = f"{parts.path.lstrip('/') or 'postgres'}_slow"
+    # Per xdist worker: two workers must never create, or drop, each other's database.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"{parts.path.lstrip('/') or 'postgres'}_slow_{worker}"
     with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
