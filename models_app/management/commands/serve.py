@@ -103,8 +103,12 @@ class Command(BaseCommand):
     def _supervise(commands: dict[str, list[str]], *, env: dict, cleanup: str | None) -> None:
         """Become the supervisor (registry_site/supervisor.py): the same process, without Django."""
         spec = json.dumps({"commands": commands, "cleanup": cleanup})
+        # exec discards what is still buffered: the migration report and the log lines must reach the
+        # output first (when it is a file or a pipe, Python buffers it in blocks).
         for handler in logging.getLogger().handlers:
             handler.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
         os.chdir(settings.BASE_DIR)
         os.execve(sys.executable, [sys.executable, "-m", "registry_site.supervisor", spec], env)  # noqa: S606
 
