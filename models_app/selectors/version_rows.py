@@ -194,15 +194,22 @@ def _placeholders(kind: str) -> dict:
     return placeholders
 
 
-def _run(query: CompiledQuery, kind: str, value, name: str) -> list[ModelVersion]:
-    values = {"name": canonical_name(name)} | ({} if kind == "latest" else {"value": value})
-    # A number the column cannot hold names no version (as the ORM's lookup says by not querying).
-    if kind == "number" and not _version_number_fits(value):
-        return []
-    return query.run(**values)
+def _find(shapes: dict[str, CompiledQuery], name: str, ref) -> ModelVersion:
+    """The version ``ref`` names, read by the shape for its kind; ModelNotFound or VersionNotFound."""
+    kind, value, ref_text = _version_ref(ref)
+    found = []
+    if kind != "number" or version_number_fits(value):
+        values = {"name": canonical_name(name)} | ({} if kind == "latest" else {"value": value})
+        found = shapes[kind].run(**values)
+    if not found:
+        model = registered_model_row(name=name)
+        raise VersionNotFound(f"'{model.name}' has no version '{ref_text}'.", field="ref")
+    return found[0]
 
 
-def _version_number_fits(number: int) -> bool:
+def version_number_fits(number: int) -> bool:
+    """Whether the version column can hold ``number`` (a number it cannot hold names no version; a
+    compiled query would hand it to the database, which refuses it instead of finding nothing)."""
     low, high = connection.ops.integer_field_range(
         ModelVersion._meta.get_field("version").get_internal_type()
     )
@@ -258,12 +265,7 @@ def version_read(*, name: str, ref) -> ModelVersion:
     """The version ``ref`` names (a number, ``latest``, a stage or ``@alias``) of the model ``name``, as
     ``version_rows`` reads it: one query, compiled once per process. ModelNotFound or VersionNotFound
     otherwise."""
-    kind, value, ref_text = _version_ref(ref)
-    found = _run(_READS[kind], kind, value, name)
-    if not found:
-        model = registered_model_row(name=name)
-        raise VersionNotFound(f"'{model.name}' has no version '{ref_text}'.", field="ref")
-    return found[0]
+    return _find(_READS, name, ref)
 
 
 def version_row_get(*, registered_model: RegisteredModel, ref) -> ModelVersion:
@@ -299,9 +301,4 @@ _ROWS = {kind: _row_shape(kind) for kind in _KINDS}
 def version_row_find(*, name: str, ref) -> ModelVersion:
     """``version_row_get`` for a model given by name: the version row with its model (and team) joined, in
     one query compiled once per process. ModelNotFound or VersionNotFound otherwise."""
-    kind, value, ref_text = _version_ref(ref)
-    found = _run(_ROWS[kind], kind, value, name)
-    if not found:
-        model = registered_model_row(name=name)
-        raise VersionNotFound(f"'{model.name}' has no version '{ref_text}'.", field="ref")
-    return found[0]
+    return _find(_ROWS, name, ref)

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from models_app import policies, rules
+from models_app import policies, rules, selectors
 from models_app.choices import (
     LedgerKind,
     Stage,
@@ -87,8 +87,8 @@ def _lock_alias(model: RegisteredModel, alias: str) -> ModelAlias | None:
 
 
 def _version_of(model: RegisteredModel, number) -> ModelVersion | None:
-    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 2_147_483_647:
-        return None  # no version has that number (the column holds nothing outside this range)
+    if isinstance(number, bool) or not isinstance(number, int) or not selectors.version_number_fits(number):
+        return None
     found = _VERSION.run(model_id=model.pk, number=number)
     return found[0] if found else None
 
