@@ -120,12 +120,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # Production reuses each worker thread's connection for 10 minutes: a new PostgreSQL connection costs more
 # than a whole version read. The development server starts a thread per request, so it opens one each time.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0 if DEBUG else 600)
-# A persistent connection broken by a database restart is replaced instead of failing one request.
+# A persistent connection broken by a database restart is replaced instead of failing one request (on
+# PostgreSQL without a round trip while nothing arrived on it: registry_site/postgresql/base.py).
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# A reused connection that answered less than this many seconds ago is not health-checked again
-# (registry_site/postgresql/base.py): the check is a round trip on every request otherwise. Off (0) by
-# default: with it, a connection the database dropped within that moment fails its next request.
-DATABASE_HEALTH_CHECK_AFTER = env.float("DATABASE_HEALTH_CHECK_AFTER", default=0.0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "registry_site.postgresql"
     # An unreachable database fails fast (readiness probes, requests) instead of hanging a worker.

@@ -1,37 +1,37 @@
-"""Django's PostgreSQL backend, with the reuse health check skipped for a connection that answered a
-moment ago.
+"""Django's PostgreSQL backend, with a reuse health check that costs no round trip.
 
 With ``CONN_HEALTH_CHECKS`` Django sends ``SELECT 1`` before the first query of every request that
-reuses a connection: a whole round trip, about a third of a version read's time on the database. A
-connection whose previous request used it without an error less than ``DATABASE_HEALTH_CHECK_AFTER``
-seconds ago is taken as it is; one idle for longer (the case a database restart or an idle timeout
-produces) is checked as before. A connection that broke within that moment fails its next request,
-exactly as it would have failed if the break had come just after a check, so the skip is off unless
-``DATABASE_HEALTH_CHECK_AFTER`` is set: a database restart shorter than the window would fail one
-request per connection it dropped (tests/ops/test_instances.py cuts the database for less than that).
+reuses a connection: a whole round trip, about a third of a version read's time on the database.
+Whatever ends a connection from the other side (a database restart, ``pg_terminate_backend``, an idle
+timeout, a proxy that cuts it) makes PostgreSQL or the kernel send something the client never asked
+for: the server's termination message, the connection's end. An idle connection with nothing to read
+is therefore used as it is; one that has something waiting is checked with Django's ``SELECT 1`` as
+before (which reads what waits: a notice leaves the connection usable, a closed one is replaced). So a
+restart still costs a reconnect, not a failed request (tests/ops/test_db_health_check.py and the
+instance tests, which cut the database under a running server).
 """
 
 from __future__ import annotations
 
-import time
+import select
 
-from django.conf import settings
 from django.db.backends.postgresql import base
+from psycopg.pq import TransactionStatus
+
+_WAITING = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
-    _answered_at = float("-inf")
-
-    def close_if_unusable_or_obsolete(self):
-        # Runs when a request starts and when it ends. ``health_check_done`` is set once a request has
-        # used the connection (its first query checked it or opened it), and cleared below for the next.
-        if self.connection is not None and self.health_check_done and not self.errors_occurred:
-            self._answered_at = time.monotonic()
-        super().close_if_unusable_or_obsolete()
-
-    def close_if_health_check_failed(self):
-        recent = time.monotonic() - self._answered_at < settings.DATABASE_HEALTH_CHECK_AFTER
-        if self.connection is not None and not self.health_check_done and recent:
-            self.health_check_done = True
-            return
-        super().close_if_health_check_failed()
+    def is_usable(self):
+        conn = self.connection
+        if conn is None or conn.closed or conn.broken:
+            return False
+        if conn.info.transaction_status != TransactionStatus.IDLE:
+            return super().is_usable()
+        try:
+            poller = select.poll()  # not select(): a worker may hold descriptors above FD_SETSIZE
+            poller.register(conn.fileno(), _WAITING)
+            waiting = poller.poll(0)
+        except (OSError, ValueError):
+            return False
+        return not waiting or super().is_usable()
