@@ -124,7 +124,12 @@ class WebhookSubscription(models.Model):
         return secrets
 
     def wants(self, event_type: str) -> bool:
-        return not self.event_types or event_type in self.event_types
+        return subscription_wants(self.event_types, event_type)
+
+
+def subscription_wants(event_types: list[str], event_type: str) -> bool:
+    """Whether a subscription to ``event_types`` (empty: to every type) receives an event of ``event_type``."""
+    return not event_types or event_type in event_types
 
 
 class WebhookDelivery(models.Model):

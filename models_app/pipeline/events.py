@@ -30,12 +30,15 @@ Event types (``EventType``; the webhook body's ``type``):
 
 from __future__ import annotations
 
+import json
 import logging
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import JSONField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import JSONObject
 
 from models_app import ledger
+from models_app.aggregates import JSONArrayAgg
 from models_app.choices import Decision, EventType, LedgerKind
 from models_app.compiled import CompiledQuery
 from models_app.models import (
@@ -48,6 +51,7 @@ from models_app.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from models_app.models.pipeline import subscription_wants
 from models_app.ops.context import current_request_id
 from models_app.pipeline.notifications import notifications_queue
 
@@ -95,11 +99,14 @@ def _next_sequence(registered_model: RegisteredModel | None, *, sequence: int | 
 
 
 def _files(version: ModelVersion) -> list[dict]:
-    # values(): one query (model instances through the related manager would fetch each one's deferred
-    # version_id to link it back to ``version``).
-    return list(
-        ArtifactFile.objects.filter(version_id=version.pk).order_by("path").values("path", "size", "sha256")
-    )
+    """The version's files (path, size, SHA-256) by path: as its lock read them (``file_list``, kept for a
+    ready version only, whose files never change), else in one query."""
+    rows = getattr(version, "file_list", None)
+    if rows is None:
+        # values(): model instances through the related manager would fetch each one's deferred
+        # version_id to link it back to ``version``.
+        rows = ArtifactFile.objects.filter(version_id=version.pk).values("path", "size", "sha256")
+    return sorted(rows, key=lambda row: row["path"])
 
 
 def _subscriptions(scope: Q):
@@ -109,7 +116,22 @@ def _subscriptions(scope: Q):
     )
 
 
-# Asked by every write (compiled once per process, models_app/compiled.py).
+def subscriptions_column() -> Subquery:
+    """For a RegisteredModel query: the active subscriptions its events go to (every model's, the model's,
+    its team's) as one JSON array of ``{"id", "event_types"}``, null when there are none. The services'
+    model lock reads it with the row, so a write's events need no query of their own to find them."""
+    everything = (
+        _subscriptions(Q(registered_model_id=OuterRef("pk")) | Q(team_id=OuterRef("team_id")))
+        .order_by()
+        .annotate(everything=Value(1))
+        .values("everything")  # a constant: no GROUP BY, one array of them all
+        .annotate(rows=JSONArrayAgg(JSONObject(id="id", event_types="event_types")))
+        .values("rows")
+    )
+    return Subquery(everything, output_field=JSONField())
+
+
+# Asked when the model was not locked with ``subscriptions_column`` (compiled once per process).
 _SUBSCRIPTIONS_OF_MODEL = CompiledQuery(
     lambda model_id, team_id: _subscriptions(Q(registered_model_id=model_id) | Q(team_id=team_id)),
     model_id=9_007_199_254_740_881,
@@ -117,20 +139,34 @@ _SUBSCRIPTIONS_OF_MODEL = CompiledQuery(
 )
 
 
+def _subscribed(registered_model: RegisteredModel | None) -> list[dict]:
+    """The ``{"id", "event_types"}`` of the active subscriptions for events of ``registered_model``."""
+    if registered_model is None:
+        return list(_subscriptions(Q()).values("id", "event_types"))
+    known = getattr(registered_model, "active_subscriptions", _UNREAD)
+    if known is not _UNREAD:
+        return known or []
+    found = _SUBSCRIPTIONS_OF_MODEL.run(model_id=registered_model.pk, team_id=registered_model.team_id)
+    return [{"id": s.pk, "event_types": s.event_types} for s in found]
+
+
+_UNREAD = object()
+
+
 def _fan_out(event: Event, registered_model: RegisteredModel | None) -> int:
     """Queue a pending delivery for every active subscription that wants this event."""
-    if registered_model is not None:
-        active = _SUBSCRIPTIONS_OF_MODEL.run(model_id=registered_model.pk, team_id=registered_model.team_id)
-    else:
-        active = _subscriptions(Q())
-    subscriptions = [s for s in active if s.wants(str(event.type))]
+    type_ = str(event.type)
+    wanted = []
+    for row in _subscribed(registered_model):
+        types = row["event_types"]
+        if isinstance(types, str):  # SQLite's JSON_OBJECT keeps a JSON column's value as its text
+            types = json.loads(types)
+        if subscription_wants(types, type_):
+            wanted.append(row["id"])
     WebhookDelivery.objects.bulk_create(
-        [
-            WebhookDelivery(event=event, subscription=s, next_attempt_at=event.occurred_at)
-            for s in subscriptions
-        ]
+        [WebhookDelivery(event=event, subscription_id=pk, next_attempt_at=event.occurred_at) for pk in wanted]
     )
-    return len(subscriptions)
+    return len(wanted)
 
 
 def event_emit(

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import (
-    Aggregate,
     Exists,
     F,
     JSONField,
@@ -25,28 +25,22 @@ from django.db.models.functions import JSONObject
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from models_app.aggregates import json_rows_of
 from models_app.choices import Stage, VersionStatus
 from models_app.compiled import CompiledQuery
 from models_app.exceptions import ModelNotFound, VersionNotFound
 from models_app.inputs import is_ascii_int
-from models_app.models import ArtifactFile, Deployment, LegalHold, ModelAlias, ModelVersion, RegisteredModel
+from models_app.models import (
+    ArtifactFile,
+    Deployment,
+    Experiment,
+    LegalHold,
+    ModelAlias,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+)
 from models_app.names import canonical_name
-
-
-class JSONArrayAgg(Aggregate):
-    """The values of a group as one JSON array: ``JSONB_AGG`` on PostgreSQL, ``JSON_GROUP_ARRAY`` on SQLite."""
-
-    function = "JSON_GROUP_ARRAY"
-    output_field = JSONField()
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        return super().as_sql(compiler, connection, function="JSONB_AGG", **extra_context)
-
-
-def _rows_of(queryset: QuerySet, value) -> Subquery:
-    """``value`` of every row of ``queryset`` (filtered on the outer version) as a JSON array, or null."""
-    grouped = queryset.order_by().values("version_id").annotate(rows=JSONArrayAgg(value)).values("rows")
-    return Subquery(grouped, output_field=JSONField())
 
 
 def _newer_report() -> Exists:
@@ -74,13 +68,30 @@ def version_rows() -> QuerySet[ModelVersion]:
     return _BASE[0].all()
 
 
+def _unshown(path: str, model, shown: set[str]) -> list[str]:
+    return [
+        f"{path}__{f.name}" for f in model._meta.concrete_fields if not f.primary_key and f.name not in shown
+    ]
+
+
+# The joined rows' columns the representation never shows: left unread, they cost neither the transfer
+# nor the decoding (the parent version's metadata alone is a dozen JSON columns per row).
+_UNSHOWN = (
+    _unshown("registered_model", RegisteredModel, {"name", "team"})
+    + _unshown("created_by", get_user_model(), {"username"})
+    + _unshown("parent", ModelVersion, {"version"})
+    + _unshown("origin__run", Run, {"experiment"})
+    + _unshown("origin__run__experiment", Experiment, {"name"})
+)
+
+
 def _version_rows() -> QuerySet[ModelVersion]:
-    files = _rows_of(
+    files = json_rows_of(
         ArtifactFile.objects.filter(version_id=OuterRef("pk")),
         JSONObject(path="path", size="size", sha256="sha256", content_type="content_type"),
     )
-    aliases = _rows_of(ModelAlias.objects.filter(version_id=OuterRef("pk")), F("name"))
-    deployments = _rows_of(
+    aliases = json_rows_of(ModelAlias.objects.filter(version_id=OuterRef("pk")), F("name"))
+    deployments = json_rows_of(
         Deployment.objects.filter(version_id=OuterRef("pk")).filter(~_newer_report()),
         JSONObject(
             environment="environment",
@@ -112,6 +123,7 @@ def _version_rows() -> QuerySet[ModelVersion]:
         ModelVersion.objects.select_related(
             "registered_model", "created_by", "parent", "origin__run__experiment"
         )
+        .defer(*_UNSHOWN)
         .annotate(
             file_rows=files,
             alias_names=aliases,

@@ -12,9 +12,12 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from models_app import ledger
+from models_app.aggregates import json_rows_of
 from models_app.choices import (
     LedgerKind,
     RequestStatus,
@@ -68,11 +71,32 @@ def lock_model(pk: int) -> RegisteredModel:
 
 # The statements every write starts with, compiled once per process (models_app/compiled.py).
 _LOCK_MODEL = CompiledQuery(
-    lambda pk: RegisteredModel.objects.select_for_update(of=("self",)).select_related("team").filter(pk=pk),
+    lambda pk: (
+        RegisteredModel.objects.select_for_update(of=("self",))
+        .select_related("team")
+        .annotate(active_subscriptions=events.subscriptions_column())  # for the write's events
+        .filter(pk=pk)
+    ),
     pk=9_007_199_254_740_881,
 )
 _LOCK_VERSION = CompiledQuery(
-    lambda pk: ModelVersion.objects.select_for_update().filter(pk=pk), pk=9_007_199_254_740_881
+    lambda pk: (
+        ModelVersion.objects.select_for_update(of=("self",))
+        .annotate(
+            # What a stage change's ledger row and event need besides the row, read with it.
+            file_list=json_rows_of(
+                ArtifactFile.objects.filter(version_id=OuterRef("pk")),
+                JSONObject(path="path", size="size", sha256="sha256"),
+            ),
+            open_stage_requests=Exists(
+                TransitionRequest.objects.filter(
+                    version_id=OuterRef("pk"), target_alias="", status=RequestStatus.PENDING
+                )
+            ),
+        )
+        .filter(pk=pk)
+    ),
+    pk=9_007_199_254_740_881,
 )
 
 
@@ -145,6 +169,9 @@ def set_stage(
     now=None,
 ) -> None:
     previous = Stage(version.stage)
+    # The version's row first: the ledger head, which every write waits for, is then held for less.
+    version.stage = target
+    version.save(update_fields=["stage"])
     record(
         registered_model=registered_model,
         version=version,
@@ -156,8 +183,6 @@ def set_stage(
         comment=comment,
         now=now,
     )
-    version.stage = target
-    version.save(update_fields=["stage"])
     if previous == Stage.STAGING and target != Stage.PRODUCTION:
         cancel_stranded_requests(
             version, Stage.PRODUCTION, actor=actor, registered_model=registered_model, now=now
@@ -205,6 +230,8 @@ def cancel_stranded_requests(
     """Close the open requests to ``target`` a stage change made pointless: a version that leaves Staging
     any other way can no longer be promoted, one superseded in Production no longer retired. (Requests
     for a protected alias stay open: the version can still carry it.)"""
+    if getattr(version, "open_stage_requests", True) is False:
+        return  # its lock found none, and requests are only opened under the model lock we hold
     left = "Staging" if target == Stage.PRODUCTION else "Production"
     for req in TransitionRequest.objects.select_for_update().filter(
         version=version, target_stage=target, target_alias="", status=RequestStatus.PENDING
@@ -255,6 +282,10 @@ def refresh_version(version: ModelVersion, model: RegisteredModel) -> ModelVersi
         raise ModelVersion.DoesNotExist("ModelVersion matching query does not exist.")
     fresh = found[0]
     fresh.registered_model = model
+    if fresh.status != VersionStatus.READY:
+        del fresh.file_list  # files may still be added or checked: the event reads them when it is written
+    else:
+        fresh.file_list = fresh.file_list or []
     return fresh
 
 

@@ -67,6 +67,7 @@ def transition_request_create(
         req = TransitionRequest.objects.create(
             version=version, target_stage=target, requested_by=actor, comment=comment, created_at=now
         )
+        version.open_stage_requests = True  # what its lock read no longer holds
         record(
             registered_model=model,
             version=version,

@@ -1,0 +1,111 @@
+"""What a write reads besides its locks: the model's lock brings the webhook subscriptions its events go
+to, the version's lock its files and whether a stage request is open, and on PostgreSQL the ledger row is
+inserted in the statement that moves the chain's head. The outcomes stay those of the separate queries."""
+
+import re
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from models_app import ledger, services
+from models_app.choices import LedgerKind, RequestStatus, VersionStatus
+from models_app.models import Event, LedgerEntry, LedgerHead, WebhookDelivery
+from models_app.services._shared import lock_model, refresh_version
+from tests.conftest import register
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _public_webhook_targets(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+
+
+def _tables(queries) -> set[str]:
+    """The tables that statements of their own read (the lock statements' subqueries do not count)."""
+    main = (re.match(r'SELECT (?:DISTINCT )?"models_app_(\w+)"\.', query["sql"]) for query in queries)
+    return {m[1] for m in main if m} & {"artifactfile", "webhooksubscription", "transitionrequest"}
+
+
+def _subscribe(actor, **scope):
+    subscription, _ = services.webhook_subscription_create(
+        url="http://127.0.0.1:9/hook", actor=actor, **scope
+    )
+    return subscription
+
+
+def test_a_stage_move_finds_its_event_subscriptions_and_files_in_its_locks(
+    registered_model, team, publisher, governance
+):
+    version = register(registered_model, publisher, files={"b.bin": b"b", "a/c.bin": b"c", "A.bin": b"A"})
+    everything = _subscribe(governance)
+    the_model = _subscribe(governance, registered_model=registered_model, event_types=["stage.changed"])
+    registrations_only = _subscribe(governance, team=team, event_types=["version.registered"])
+    inactive = _subscribe(governance)
+    services.webhook_subscription_update(subscription=inactive, actor=governance, active=False)
+
+    with CaptureQueriesContext(connection) as ctx:
+        services.version_transition(version=version, to="staging", actor=publisher)
+
+    assert _tables(ctx.captured_queries) == set()  # no query of their own for subscriptions, files, requests
+    event = Event.objects.get(type="stage.changed", version=version)
+    assert [f["path"] for f in event.payload["files"]] == ["A.bin", "a/c.bin", "b.bin"]
+    assert {f["path"]: f["size"] for f in event.payload["files"]} == {"A.bin": 1, "a/c.bin": 1, "b.bin": 1}
+    assert set(WebhookDelivery.objects.filter(event=event).values_list("subscription_id", flat=True)) == {
+        everything.pk,
+        the_model.pk,
+    }
+    registered = Event.objects.get(type="version.registered", version=version)
+    assert WebhookDelivery.objects.filter(event=registered).count() == 0  # subscribed after it
+    assert registrations_only.deliveries.count() == 0
+
+
+def test_leaving_staging_still_cancels_the_open_promotion_request(registered_model, publisher):
+    version = register(registered_model, publisher)
+    services.version_transition(version=version, to="staging", actor=publisher)
+    request = services.transition_request_create(version=version, to="production", actor=publisher)
+
+    with CaptureQueriesContext(connection) as ctx:
+        services.version_transition(version=version, to="none", actor=publisher)
+
+    assert "transitionrequest" in _tables(ctx.captured_queries)  # the lock found one open: it is closed
+    request.refresh_from_db()
+    assert request.status == RequestStatus.CANCELLED
+    assert list(LedgerEntry.objects.filter(version=version).values_list("kind", flat=True).order_by("id"))[
+        -2:
+    ] == [
+        LedgerKind.DIRECT,
+        LedgerKind.CANCELLATION,
+    ]
+
+
+def test_a_pending_version_reads_its_files_when_its_event_is_written(registered_model, publisher):
+    """A version whose files are still arriving (a direct upload) keeps no file list from its lock."""
+    version = register(registered_model, publisher, files={"m.bin": b"m"})
+    version.status = VersionStatus.PENDING
+    version.save(update_fields=["status"])
+    with transaction.atomic():
+        fresh = refresh_version(version, lock_model(registered_model.pk))
+        assert not hasattr(fresh, "file_list")
+    version.status = VersionStatus.READY
+    version.save(update_fields=["status"])
+    with transaction.atomic():
+        fresh = refresh_version(version, lock_model(registered_model.pk))
+        assert fresh.file_list == [{"path": "m.bin", "size": 1, "sha256": fresh.files.get().sha256}]
+
+
+def test_the_head_moves_with_every_ledger_row_and_the_chain_verifies(registered_model, publisher):
+    before = LedgerHead.objects.get(pk=1)
+    versions = [register(registered_model, publisher) for _ in range(3)]
+    services.version_transition(version=versions[0], to="staging", actor=publisher)
+    services.alias_set(registered_model=registered_model, alias="champion", version_number=2, actor=publisher)
+
+    head = LedgerHead.objects.get(pk=1)
+    rows = list(LedgerEntry.objects.order_by("id"))
+    assert head.count == before.count + 5 and head.last_hash == rows[-1].row_hash
+    assert [row.prev_hash for row in rows[1:]] == [row.row_hash for row in rows[:-1]]
+    # The event of each row has the sequence the head handed out with it, in the rows' order.
+    sequences = [Event.objects.get(ledger_entry=row).sequence for row in rows[-5:]]
+    assert sequences == list(range(head.last_event_sequence - 4, head.last_event_sequence + 1))
+    assert ledger.verify_chain().ok
