@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import sql
 
 from models_app.compiled import CompiledQuery
+from models_app.exceptions import AppendOnlyViolation
 from models_app.models import LedgerEntry, LedgerHead
 
 GENESIS_HASH = "0" * 64
@@ -63,7 +64,7 @@ def append(row: LedgerEntry) -> int:
     which then holds the head's lock until it commits."""
     head = _lock_head()
     if not row._state.adding:
-        raise ValueError("A ledger row is appended once.")
+        raise AppendOnlyViolation()  # what the row's own save says: a ledger row is written once
     row.prev_hash = head.last_hash
     row.row_hash = compute_hash(row)
     if connection.vendor == "postgresql":

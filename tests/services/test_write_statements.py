@@ -109,3 +109,18 @@ def test_the_head_moves_with_every_ledger_row_and_the_chain_verifies(registered_
     sequences = [Event.objects.get(ledger_entry=row).sequence for row in rows[-5:]]
     assert sequences == list(range(head.last_event_sequence - 4, head.last_event_sequence + 1))
     assert ledger.verify_chain().ok
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_row_is_inserted_by_the_statement_that_moves_the_head(
+    postgres_only, registered_model, publisher
+):
+    version = register(registered_model, publisher)
+    with CaptureQueriesContext(connection) as ctx:
+        services.version_transition(version=version, to="staging", actor=publisher)
+    head = [q["sql"] for q in ctx.captured_queries if '"models_app_ledgerhead"' in q["sql"]]
+    assert len(head) == 2 and head[0].startswith("SELECT") and head[1].startswith("WITH moved AS (UPDATE")
+    row = LedgerEntry.objects.get(version=version, kind=LedgerKind.DIRECT)
+    assert LedgerHead.objects.get(pk=1).last_hash == row.row_hash == ledger.compute_hash(row)
+    assert Event.objects.get(ledger_entry=row).sequence == LedgerHead.objects.get(pk=1).last_event_sequence
+    assert ledger.verify_chain().ok
