@@ -11,6 +11,10 @@ the two for every shape that uses it.
 Only values passed as query parameters can be placeholders. ``LIMIT``/``OFFSET`` are part of the SQL
 text: a ``sliced`` query is compiled with a stand-in slice whose text is replaced by each call's
 (whole numbers, formatted here, never text from the caller).
+
+``insert_led_by`` is the write side (PostgreSQL): Django's own INSERT of a new row, with the statement
+that must accompany it (a counter or head that moves with the row) as a data-modifying ``WITH``, so the
+two cost one round trip.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import connections
-from django.db.models import Model, QuerySet
+from django.db.models import Model, QuerySet, sql
 from django.db.models.query import ModelIterable
 from django.db.transaction import TransactionManagementError
 
@@ -123,3 +127,28 @@ class CompiledQuery:
         compiler.as_sql = lambda *args, **kwargs: (sql, bound_params)
         compiler.get_converters = lambda expressions: converters
         return list(ModelIterable(_Evaluated(template.query.model, using, compiler)))
+
+
+def insert_led_by(row: Model, lead: str, lead_params: list, *, returning: str = "", using: str = "default"):
+    """Insert the unsaved ``row`` (its fields' values prepared as ``save`` prepares them) in one PostgreSQL
+    statement after ``lead``, a data-modifying statement that runs as the ``WITH`` query named ``lead``.
+    ``returning`` adds to the INSERT's ``RETURNING`` (e.g. ``(SELECT n FROM lead)``). Sets the row's
+    primary key and returns the values ``returning`` named. ``lead`` and ``returning`` are the caller's
+    SQL text, never values: those go in ``lead_params``."""
+    connection = connections[using]
+    meta = row._meta
+    query = sql.InsertQuery(row.__class__)
+    # The fields Django's own save inserts: a primary key only when the row has one, no generated column.
+    fields = [
+        f for f in meta.local_concrete_fields if not f.generated and (row.pk is not None or f is not meta.pk)
+    ]
+    query.insert_values(fields, [row])
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = [meta.pk]
+    [(insert, params)] = compiler.as_sql()
+    statement = f"WITH lead AS ({lead}) {insert}" + (f", {returning}" if returning else "")
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*lead_params, *params])
+        row.pk, *values = cursor.fetchone()
+    row._state.adding, row._state.db = False, using
+    return values

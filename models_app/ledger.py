@@ -9,9 +9,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import sql
 
-from models_app.compiled import CompiledQuery
+from models_app.compiled import CompiledQuery, insert_led_by
 from models_app.exceptions import AppendOnlyViolation
 from models_app.models import LedgerEntry, LedgerHead
 
@@ -78,24 +77,15 @@ def append(row: LedgerEntry) -> int:
 
 
 def _insert_moving_head(row: LedgerEntry) -> int:
-    # One statement instead of two while every other write waits for the head: Django's own INSERT of
-    # the row (its fields' values prepared as ``save`` prepares them), led by the head's UPDATE.
-    query = sql.InsertQuery(LedgerEntry)
-    query.insert_values([f for f in LedgerEntry._meta.concrete_fields if not f.primary_key], [row])
-    compiler = query.get_compiler(connection=connection)
-    compiler.returning_fields = [LedgerEntry._meta.pk]
-    [(insert, params)] = compiler.as_sql()
+    # One statement instead of two while every other write waits for the head.
     head = connection.ops.quote_name(LedgerHead._meta.db_table)
-    # Only the table's quoted name and Django's compiled INSERT go into the text; every value is bound.
-    statement = (
-        f"WITH moved AS (UPDATE {head} SET last_hash = %s, count = count + 1, "  # noqa: S608
-        "last_event_sequence = last_event_sequence + 1 WHERE id = 1 RETURNING last_event_sequence) "
-        f"{insert}, (SELECT last_event_sequence FROM moved)"
+    [sequence] = insert_led_by(
+        row,
+        f"UPDATE {head} SET last_hash = %s, count = count + 1, "  # noqa: S608 (a quoted table name)
+        "last_event_sequence = last_event_sequence + 1 WHERE id = 1 RETURNING last_event_sequence",
+        [row.row_hash],
+        returning="(SELECT last_event_sequence FROM lead)",
     )
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [row.row_hash, *params])
-        row.pk, sequence = cursor.fetchone()
-    row._state.adding, row._state.db = False, connection.alias
     return sequence
 
 

@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import JSONObject
 from django.utils import timezone
@@ -24,7 +24,7 @@ from models_app.choices import (
     Stage,
     VersionStatus,
 )
-from models_app.compiled import CompiledQuery
+from models_app.compiled import CompiledQuery, insert_led_by
 from models_app.exceptions import (
     InvalidInput,
 )
@@ -337,10 +337,10 @@ def _version_row_create(
 ) -> ModelVersion:
     """Take the next number from the locked model's counter and insert the version row."""
     model.last_version_number += 1
-    model.save(update_fields=["last_version_number", "updated_at"])
+    model.updated_at = now
     meta = dict(meta)
     source = meta.pop("source")
-    return ModelVersion.objects.create(
+    version = ModelVersion(
         registered_model=model,
         version=model.last_version_number,
         status=status,
@@ -354,6 +354,18 @@ def _version_row_create(
         idempotency_key=idempotency_key,
         **meta,
     )
+    if connection.vendor != "postgresql":
+        model.save(update_fields=["last_version_number", "updated_at"])
+        version.save(force_insert=True)
+        return version
+    # The counter moves in the statement that inserts the version: one round trip under the model's lock.
+    table = connection.ops.quote_name(RegisteredModel._meta.db_table)
+    insert_led_by(
+        version,
+        f"UPDATE {table} SET last_version_number = %s, updated_at = %s WHERE id = %s",  # noqa: S608
+        [model.last_version_number, now, model.pk],
+    )
+    return version
 
 
 def version_create_once(

@@ -119,8 +119,25 @@ def test_on_postgresql_the_row_is_inserted_by_the_statement_that_moves_the_head(
     with CaptureQueriesContext(connection) as ctx:
         services.version_transition(version=version, to="staging", actor=publisher)
     head = [q["sql"] for q in ctx.captured_queries if '"models_app_ledgerhead"' in q["sql"]]
-    assert len(head) == 2 and head[0].startswith("SELECT") and head[1].startswith("WITH moved AS (UPDATE")
+    assert len(head) == 2 and head[0].startswith("SELECT") and head[1].startswith("WITH lead AS (UPDATE")
     row = LedgerEntry.objects.get(version=version, kind=LedgerKind.DIRECT)
     assert LedgerHead.objects.get(pk=1).last_hash == row.row_hash == ledger.compute_hash(row)
     assert Event.objects.get(ledger_entry=row).sequence == LedgerHead.objects.get(pk=1).last_event_sequence
     assert ledger.verify_chain().ok
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_registration_moves_the_model_counter_in_the_statement_that_inserts_it(
+    postgres_only, registered_model, publisher
+):
+    register(registered_model, publisher)
+    with CaptureQueriesContext(connection) as ctx:
+        version = register(registered_model, publisher, files={"b.bin": b"b"})
+    inserts = [q["sql"] for q in ctx.captured_queries if 'INSERT INTO "models_app_modelversion"' in q["sql"]]
+    assert len(inserts) == 1 and inserts[0].startswith('WITH lead AS (UPDATE "models_app_registeredmodel"')
+    assert not any(q["sql"].startswith('UPDATE "models_app_registeredmodel"') for q in ctx.captured_queries)
+    registered_model.refresh_from_db()
+    version.refresh_from_db()
+    assert (version.version, registered_model.last_version_number) == (2, 2)
+    assert registered_model.updated_at == version.created_at
+    assert [f.path for f in version.files.all()] == ["b.bin"]
