@@ -143,14 +143,10 @@ def _subscribed(registered_model: RegisteredModel | None) -> list[dict]:
     """The ``{"id", "event_types"}`` of the active subscriptions for events of ``registered_model``."""
     if registered_model is None:
         return list(_subscriptions(Q()).values("id", "event_types"))
-    known = getattr(registered_model, "active_subscriptions", _UNREAD)
-    if known is not _UNREAD:
-        return known or []
+    if hasattr(registered_model, "active_subscriptions"):  # read with the model's lock
+        return registered_model.active_subscriptions or []
     found = _SUBSCRIPTIONS_OF_MODEL.run(model_id=registered_model.pk, team_id=registered_model.team_id)
     return [{"id": s.pk, "event_types": s.event_types} for s in found]
-
-
-_UNREAD = object()
 
 
 def _fan_out(event: Event, registered_model: RegisteredModel | None) -> int:
