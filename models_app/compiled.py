@@ -12,16 +12,17 @@ Only values passed as query parameters can be placeholders. ``LIMIT``/``OFFSET``
 text: a ``sliced`` query is compiled with a stand-in slice whose text is replaced by each call's
 (whole numbers, formatted here, never text from the caller).
 
-``insert_led_by`` is the write side (PostgreSQL): Django's own INSERT of a new row, with the statement
-that must accompany it (a counter or head that moves with the row) as a data-modifying ``WITH``, so the
-two cost one round trip.
+``insert_led_by`` is the write side (PostgreSQL): Django's own INSERTs of the new rows of one write,
+with the statement that must accompany them (a counter or head that moves with the rows) as
+data-modifying ``WITH`` queries of one statement, so they cost one round trip.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from itertools import groupby
 from typing import Any
 
 from django.db import connections
@@ -129,26 +130,77 @@ class CompiledQuery:
         return list(ModelIterable(_Evaluated(template.query.model, using, compiler)))
 
 
-def insert_led_by(row: Model, lead: str, lead_params: list, *, returning: str = "", using: str = "default"):
-    """Insert the unsaved ``row`` (its fields' values prepared as ``save`` prepares them) in one PostgreSQL
-    statement after ``lead``, a data-modifying statement that runs as the ``WITH`` query named ``lead``.
-    ``returning`` adds to the INSERT's ``RETURNING`` (e.g. ``(SELECT n FROM lead)``). Sets the row's
+def insert_led_by(
+    row: Model,
+    lead: str,
+    lead_params: list,
+    *,
+    returning: str = "",
+    also: Sequence[Model] = (),
+    updating: Sequence[tuple[Model, Sequence[str]]] = (),
+    using: str = "default",
+) -> list:
+    """Insert the unsaved ``row`` and the unsaved rows in ``also`` (their fields' values prepared as
+    ``save`` prepares them) in one PostgreSQL statement after ``lead``, a data-modifying statement that
+    runs as the ``WITH`` query named ``lead``. Each run of rows of one model is one INSERT, in the order
+    given; a row that refers to another of the statement's rows has that row's primary key set already
+    (foreign keys are checked at commit). ``returning`` adds a value to the answer (e.g.
+    ``(SELECT n FROM lead)``). ``updating``: saved rows whose named fields the same statement updates
+    (as ``save(update_fields=...)`` would; rows the caller has locked, so each is found). Sets each row's
     primary key and returns the values ``returning`` named. ``lead`` and ``returning`` are the caller's
     SQL text, never values: those go in ``lead_params``."""
     connection = connections[using]
-    meta = row._meta
-    query = sql.InsertQuery(row.__class__)
-    # The fields Django's own save inserts: a primary key only when the row has one, no generated column.
+    groups = [list(run) for _, run in groupby([row, *also], key=type)]
+    queries, params, answers = [f"lead AS ({lead})"], list(lead_params), []
+    for index, (saved, names) in enumerate(updating):
+        update, update_params = _update_sql(saved, names, connection)
+        queries.append(f"u{index} AS ({update})")
+        params += update_params
+    for index, rows in enumerate(groups):
+        insert, insert_params = _insert_sql(rows, connection)
+        queries.append(f"i{index} AS ({insert})")
+        params += insert_params
+        pk = connection.ops.quote_name(rows[0]._meta.pk.column)
+        # Keys the database numbers follow the order given, so sorted they match the rows.
+        answers.append(f"(SELECT array_agg({pk} ORDER BY {pk}) FROM i{index})")  # noqa: S608 (a quoted column)
+    statement = f"WITH {', '.join(queries)} SELECT {', '.join(answers + ([returning] if returning else []))}"
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        answer = cursor.fetchone()
+    for rows, keys in zip(groups, answer[: len(groups)], strict=True):
+        numbered = rows[0].pk is None  # rows given their keys keep them
+        for inserted, key in zip(rows, keys, strict=True):
+            if numbered:
+                inserted.pk = key
+            inserted._state.adding, inserted._state.db = False, using
+    return list(answer[len(groups) :])
+
+
+def _update_sql(saved: Model, names: Sequence[str], connection) -> tuple[str, list]:
+    """Django's own UPDATE of the named fields of one saved row, by its primary key."""
+    meta = saved._meta
+    query = sql.UpdateQuery(type(saved))
+    query.add_update_fields(
+        [(field, None, field.pre_save(saved, False)) for field in map(meta.get_field, names)]
+    )
+    query.add_filter("pk", saved.pk)
+    update, params = query.get_compiler(connection=connection).as_sql()
+    return update, list(params)
+
+
+def _insert_sql(rows: list[Model], connection) -> tuple[str, list]:
+    """Django's own INSERT of ``rows`` (one model; every primary key set, or none) returning their keys."""
+    meta = rows[0]._meta
+    keyed = {r.pk is not None for r in rows}
+    if len(keyed) != 1:
+        raise ValueError("Rows inserted together have every primary key set or none.")
+    # The fields Django's own save inserts: a primary key only when the rows have one, no generated column.
     fields = [
-        f for f in meta.local_concrete_fields if not f.generated and (row.pk is not None or f is not meta.pk)
+        f for f in meta.local_concrete_fields if not f.generated and (keyed == {True} or f is not meta.pk)
     ]
-    query.insert_values(fields, [row])
+    query = sql.InsertQuery(type(rows[0]))
+    query.insert_values(fields, rows)
     compiler = query.get_compiler(connection=connection)
     compiler.returning_fields = [meta.pk]
     [(insert, params)] = compiler.as_sql()
-    statement = f"WITH lead AS ({lead}) {insert}" + (f", {returning}" if returning else "")
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [*lead_params, *params])
-        row.pk, *values = cursor.fetchone()
-    row._state.adding, row._state.db = False, using
-    return values
+    return insert, list(params)

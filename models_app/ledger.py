@@ -5,10 +5,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import groupby
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import BigIntegerField, Model
+from django.db.models.expressions import RawSQL
 
 from models_app.compiled import CompiledQuery, insert_led_by
 from models_app.exceptions import AppendOnlyViolation
@@ -43,50 +47,84 @@ def compute_hash(row: LedgerEntry) -> str:
 
 
 _HEAD = CompiledQuery(lambda: LedgerHead.objects.select_for_update().filter(pk=1))
+# PostgreSQL: the head with the id of the ledger row about to be appended, taken under the head's lock
+# (so ids follow the chain's order), which lets the row's event refer to it in the row's own statement.
+_HEAD_AND_NEXT_ID = CompiledQuery(
+    lambda: (
+        LedgerHead.objects.select_for_update()
+        .annotate(
+            next_entry_id=RawSQL(
+                "nextval(pg_get_serial_sequence(%s, 'id'))",
+                (LedgerEntry._meta.db_table,),
+                output_field=BigIntegerField(),
+            )
+        )
+        .filter(pk=1)
+    )
+)
 
 
-def _lock_head() -> LedgerHead:
-    found = _HEAD.run()  # compiled once per process: every write takes it
-    head = found[0] if found else None
-    if head is None:
+def _lock_head(*, next_id: bool = False) -> LedgerHead:
+    shape = _HEAD_AND_NEXT_ID if next_id else _HEAD
+    found = shape.run()  # compiled once per process: every write takes it
+    if not found:
         # The migration creates the head; a flushed test database may not have it. The savepoint keeps
         # a concurrent creator's IntegrityError from aborting the caller's transaction.
         with contextlib.suppress(IntegrityError), transaction.atomic():
             LedgerHead.objects.create(pk=1)
-        head = LedgerHead.objects.select_for_update().get(pk=1)
-    return head
+        found = shape.run()
+    return found[0]
 
 
-def append(row: LedgerEntry) -> int:
+def append(
+    row: LedgerEntry,
+    *,
+    with_rows: Callable[[int], Sequence[Model]] | None = None,
+    updating: Sequence[tuple[Model, Sequence[str]]] = (),
+) -> int:
     """Chain ``row`` onto the ledger and insert it; return the event sequence reserved for its event (the
-    head moves its tip and that sequence with the insert). Must run inside the caller's transaction,
-    which then holds the head's lock until it commits."""
-    head = _lock_head()
+    head moves its tip and that sequence with the insert). ``with_rows(sequence)`` gives the unsaved rows
+    the same write adds with it (the row's event, which may refer to the row: its id is set first): on
+    PostgreSQL one statement moves the head and inserts them all. ``updating``: the write's changes to
+    rows it holds locked, ``(row, field names)``, made first (on PostgreSQL by the same statement). Must
+    run inside the caller's transaction, which then holds the head's lock until it commits."""
     if not row._state.adding:
         raise AppendOnlyViolation()  # what the row's own save says: a ledger row is written once
+    postgresql = connection.vendor == "postgresql"
+    if not postgresql:
+        for saved, names in updating:
+            saved.save(update_fields=names)
+    head = _lock_head(next_id=postgresql)
     row.prev_hash = head.last_hash
     row.row_hash = compute_hash(row)
-    if connection.vendor == "postgresql":
-        return _insert_moving_head(row)
-    row.save(force_insert=True)
     sequence = head.last_event_sequence + 1
+    if postgresql:
+        row.pk = head.next_entry_id
+        _insert_moving_head(row, sequence, list(with_rows(sequence)) if with_rows else [], updating)
+        return sequence
+    row.save(force_insert=True)
+    for _, rows in groupby(with_rows(sequence) if with_rows else [], key=type):
+        rows = list(rows)
+        type(rows[0]).objects.bulk_create(rows)
     LedgerHead.objects.filter(pk=1).update(
         last_hash=row.row_hash, count=head.count + 1, last_event_sequence=sequence
     )
     return sequence
 
 
-def _insert_moving_head(row: LedgerEntry) -> int:
-    # One statement instead of two while every other write waits for the head.
+def _insert_moving_head(
+    row: LedgerEntry, sequence: int, more: list[Model], updating: Sequence[tuple[Model, Sequence[str]]]
+) -> None:
+    # One statement instead of several while every other write waits for the head.
     head = connection.ops.quote_name(LedgerHead._meta.db_table)
-    [sequence] = insert_led_by(
+    insert_led_by(
         row,
         f"UPDATE {head} SET last_hash = %s, count = count + 1, "  # noqa: S608 (a quoted table name)
-        "last_event_sequence = last_event_sequence + 1 WHERE id = 1 RETURNING last_event_sequence",
-        [row.row_hash],
-        returning="(SELECT last_event_sequence FROM lead)",
+        "last_event_sequence = %s WHERE id = 1",
+        [row.row_hash, sequence],
+        also=more,
+        updating=updating,
     )
-    return sequence
 
 
 def next_event_sequence() -> int:

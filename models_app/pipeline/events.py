@@ -1,7 +1,8 @@
 """The events outbox: every lifecycle change becomes an Event in the transaction of the change.
 
-Services call ``event_from_ledger`` for each ledger row they append (through the services' shared ``record``)
-and ``event_emit`` for changes that have no ledger row (a version that failed). Each event is
+Each ledger row a service appends (through the services' shared ``record``) has its event built by
+``ledger_event_row`` and inserted with the row; ``event_emit`` writes the events of changes that have no
+ledger row (a version that failed). Each event is
 fanned out to the matching active webhook subscriptions as pending deliveries in the same transaction;
 the delivery worker sends them after commit.
 
@@ -193,36 +194,57 @@ def _emit(
 ) -> Event:
     if registered_model is None and version is not None:
         registered_model = version.registered_model
+    # Inside a service's transaction no savepoint is needed: a failure here fails the whole write
+    # anyway. Alone (version.failed), this is the event's own transaction.
+    with transaction.atomic(savepoint=False):
+        event = _event_row(
+            type=type,
+            actor=actor,
+            registered_model=registered_model,
+            version=version,
+            payload=payload,
+            ledger_entry=ledger_entry,
+            occurred_at=occurred_at,
+            sequence=_next_sequence(registered_model, sequence=sequence),
+        )
+        event.save(force_insert=True)
+        queued = _fan_out(event, registered_model)
+    _log(event, queued)
+    return event
+
+
+def _event_row(
+    *, type, actor, registered_model, version, payload, ledger_entry, occurred_at, sequence
+) -> Event:
+    """The unsaved event row, its data completed (a version's files where its type carries them)."""
     data = dict(payload or {})
     if version is not None and type in _WITH_FILES and "files" not in data:
         data["files"] = _files(version)
-    # Inside a service's transaction (every ledger row's event) no savepoint is needed: a failure here
-    # fails the whole write anyway. Alone (version.failed), this is the event's own transaction.
-    with transaction.atomic(savepoint=False):
-        event = Event(
-            sequence=_next_sequence(registered_model, sequence=sequence),
-            type=type,
-            actor=actor,
-            actor_username=actor.get_username() if actor is not None else "",
-            registered_model=registered_model,
-            version=version,
-            ledger_entry=ledger_entry,
-            request_id=current_request_id(),
-            payload=data,
-        )
-        if occurred_at is not None:
-            event.occurred_at = occurred_at
-        event.save(force_insert=True)
-        queued = _fan_out(event, registered_model)
+    event = Event(
+        sequence=sequence,
+        type=type,
+        actor=actor,
+        actor_username=actor.get_username() if actor is not None else "",
+        registered_model=registered_model,
+        version=version,
+        ledger_entry=ledger_entry,
+        request_id=current_request_id(),
+        payload=data,
+    )
+    if occurred_at is not None:
+        event.occurred_at = occurred_at
+    return event
+
+
+def _log(event: Event, queued: int) -> None:
     log.info(
         "event %s #%s model=%s version=%s deliveries=%s",
         event.type,
         event.sequence,
-        registered_model.name if registered_model else None,
-        version.version if version else None,
+        event.registered_model.name if event.registered_model_id else None,
+        event.version.version if event.version_id else None,
         queued,
     )
-    return event
 
 
 def _ledger_payload(row: LedgerEntry, type_: EventType) -> dict:
@@ -261,11 +283,12 @@ def _ledger_payload(row: LedgerEntry, type_: EventType) -> dict:
     return data
 
 
-def event_from_ledger(row: LedgerEntry, *, sequence: int) -> Event:
-    """The event for a ledger row just appended, with the sequence its append reserved (called by the
-    services' shared ``record``, which holds the model's row lock and, through the append, the head's)."""
+def ledger_event_row(row: LedgerEntry, *, sequence: int) -> Event:
+    """The unsaved event of a ledger row being appended, with the sequence its append reserved. The
+    services' shared ``record`` has ``ledger.append`` insert it with the row (it holds the model's row
+    lock and, through the append, the head's), then calls ``ledger_event_written``."""
     type_ = LEDGER_EVENT_TYPES.get(row.kind, EventType.MODEL_UPDATED)
-    event = _emit(
+    return _event_row(
         type=type_,
         actor=row.actor,
         registered_model=row.registered_model,
@@ -275,6 +298,11 @@ def event_from_ledger(row: LedgerEntry, *, sequence: int) -> Event:
         occurred_at=row.created_at,
         sequence=sequence,
     )
+
+
+def ledger_event_written(event: Event, row: LedgerEntry) -> Event:
+    """Queue the webhook deliveries and notifications of a ledger row's event just inserted."""
+    _log(event, _fan_out(event, row.registered_model))
     notifications_queue(event, row)
     return event
 

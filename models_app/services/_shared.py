@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Model, OuterRef
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
@@ -113,7 +113,13 @@ def record(
     comment: str = "",
     details: dict | None = None,
     now=None,
+    also: Sequence[Model] = (),
+    updating: Sequence[tuple[Model, Sequence[str]]] = (),
 ) -> LedgerEntry:
+    """Append a ledger row and its event (webhook deliveries, notifications) in the caller's
+    transaction. ``also``: more unsaved rows of the same write, inserted with them; ``updating``: the
+    write's changes to rows it holds locked, ``(row, field names)``. On PostgreSQL all of it is one
+    statement while the ledger head is held."""
     row = LedgerEntry(
         registered_model=registered_model,
         version=version,
@@ -129,8 +135,14 @@ def record(
         request_id=current_request_id(),
         created_at=now or timezone.now(),
     )
-    sequence = ledger.append(row)
-    events.event_from_ledger(row, sequence=sequence)
+    built: list = []
+
+    def with_rows(sequence: int) -> list:
+        built.append(events.ledger_event_row(row, sequence=sequence))
+        return [*also, *built]
+
+    ledger.append(row, with_rows=with_rows, updating=updating)
+    events.ledger_event_written(built[0], row)
     fields = {
         "event": "ledger",
         "kind": str(kind),
@@ -169,9 +181,7 @@ def set_stage(
     now=None,
 ) -> None:
     previous = Stage(version.stage)
-    # The version's row first: the ledger head, which every write waits for, is then held for less.
     version.stage = target
-    version.save(update_fields=["stage"])
     record(
         registered_model=registered_model,
         version=version,
@@ -182,6 +192,7 @@ def set_stage(
         transition_request=transition_request,
         comment=comment,
         now=now,
+        updating=[(version, ["stage"])],  # the version's row is locked: its update cannot wait
     )
     if previous == Stage.STAGING and target != Stage.PRODUCTION:
         cancel_stranded_requests(
@@ -432,20 +443,18 @@ def registration_record(
 ) -> None:
     """Insert the rows of a version's stored files (anything with path, size, sha256, content_type and
     storage_key) and its ``registered`` ledger row, which counts them; ``details`` add to that row."""
-    ArtifactFile.objects.bulk_create(
-        [
-            ArtifactFile(
-                version=version,
-                path=f.path,
-                size=f.size,
-                sha256=f.sha256,
-                content_type=(f.content_type or "application/octet-stream")[:255],
-                storage_key=f.storage_key,
-                created_at=now,
-            )
-            for f in files
-        ]
-    )
+    rows = [
+        ArtifactFile(
+            version=version,
+            path=f.path,
+            size=f.size,
+            sha256=f.sha256,
+            content_type=(f.content_type or "application/octet-stream")[:255],
+            storage_key=f.storage_key,
+            created_at=now,
+        )
+        for f in files
+    ]
     record(
         registered_model=model,
         version=version,
@@ -454,6 +463,7 @@ def registration_record(
         actor=actor,
         details={"files": len(files), "bytes": sum(f.size for f in files), **details},
         now=now,
+        also=rows,
     )
 
 

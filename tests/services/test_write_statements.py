@@ -1,6 +1,7 @@
 """What a write reads besides its locks: the model's lock brings the webhook subscriptions its events go
-to, the version's lock its files and whether a stage request is open, and on PostgreSQL the ledger row is
-inserted in the statement that moves the chain's head. The outcomes stay those of the separate queries."""
+to, the version's lock its files and whether a stage request is open, and on PostgreSQL the ledger row, its
+event and a registration's files are inserted by the statement that moves the chain's head. The outcomes
+stay those of the separate queries."""
 
 import re
 
@@ -10,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 
 from models_app import ledger, services
 from models_app.choices import LedgerKind, RequestStatus, VersionStatus
-from models_app.models import Event, LedgerEntry, LedgerHead, WebhookDelivery
+from models_app.compiled import insert_led_by
+from models_app.models import ArtifactFile, Event, LedgerEntry, LedgerHead, WebhookDelivery
 from models_app.services._shared import lock_model, refresh_version
 from tests.conftest import register
 
@@ -120,6 +122,11 @@ def test_on_postgresql_the_row_is_inserted_by_the_statement_that_moves_the_head(
         services.version_transition(version=version, to="staging", actor=publisher)
     head = [q["sql"] for q in ctx.captured_queries if '"models_app_ledgerhead"' in q["sql"]]
     assert len(head) == 2 and head[0].startswith("SELECT") and head[1].startswith("WITH lead AS (UPDATE")
+    # The version's stage changes in that statement too, not in one of its own.
+    assert 'UPDATE "models_app_modelversion" SET "stage"' in head[1]
+    assert not any(q["sql"].startswith('UPDATE "models_app_modelversion"') for q in ctx.captured_queries)
+    version.refresh_from_db()
+    assert version.stage == "staging"
     row = LedgerEntry.objects.get(version=version, kind=LedgerKind.DIRECT)
     assert LedgerHead.objects.get(pk=1).last_hash == row.row_hash == ledger.compute_hash(row)
     assert Event.objects.get(ledger_entry=row).sequence == LedgerHead.objects.get(pk=1).last_event_sequence
@@ -141,3 +148,57 @@ def test_on_postgresql_a_registration_moves_the_model_counter_in_the_statement_t
     assert (version.version, registered_model.last_version_number) == (2, 2)
     assert registered_model.updated_at == version.created_at
     assert [f.path for f in version.files.all()] == ["b.bin"]
+
+
+def test_each_rows_event_refers_to_it_and_a_registrations_files_are_all_kept(registered_model, publisher):
+    version = register(registered_model, publisher, files={"b.bin": b"bb", "a.bin": b"a", "c/d.bin": b"ddd"})
+    services.version_transition(version=version, to="staging", actor=publisher)
+
+    for row in LedgerEntry.objects.filter(version=version):
+        event = Event.objects.get(ledger_entry=row)
+        assert event.payload["ledger_id"] == row.pk and event.occurred_at == row.created_at
+    sizes = dict(ArtifactFile.objects.filter(version=version).values_list("path", "size"))
+    assert sizes == {"a.bin": 1, "b.bin": 2, "c/d.bin": 3}
+    ids = list(LedgerEntry.objects.order_by("id").values_list("id", flat=True))
+    assert ids == sorted(ids) and ledger.verify_chain().ok  # ids follow the chain's order
+
+
+@pytest.mark.postgres
+def test_on_postgresql_one_statement_inserts_the_ledger_row_its_event_and_the_files(
+    postgres_only, registered_model, publisher
+):
+    register(registered_model, publisher)
+    with CaptureQueriesContext(connection) as ctx:
+        version = register(registered_model, publisher, files={"x.bin": b"x", "y.bin": b"yy"})
+    statements = [q["sql"] for q in ctx.captured_queries]
+    merged = [sql for sql in statements if 'INSERT INTO "models_app_stagetransition"' in sql]
+    assert len(merged) == 1 and merged[0].startswith('WITH lead AS (UPDATE "models_app_ledgerhead"')
+    assert (
+        'INSERT INTO "models_app_artifactfile"' in merged[0] and 'INSERT INTO "models_app_event"' in merged[0]
+    )
+    for table in ("artifactfile", "event"):
+        assert not any(sql.startswith(f'INSERT INTO "models_app_{table}"') for sql in statements)
+    row = LedgerEntry.objects.get(version=version)
+    assert Event.objects.get(ledger_entry=row).sequence == LedgerHead.objects.get(pk=1).last_event_sequence
+    assert ledger.verify_chain().ok
+
+
+@pytest.mark.postgres
+def test_on_postgresql_rows_numbered_together_get_the_keys_of_their_own_rows(
+    postgres_only, registered_model, publisher
+):
+    version = register(registered_model, publisher)
+    rows = [
+        ArtifactFile(version=version, path=f"{n}.bin", size=n, sha256="0" * 64, storage_key=f"k/{n}")
+        for n in (3, 1, 2)
+    ]
+    with transaction.atomic():
+        insert_led_by(rows[0], "SELECT 1", [], also=rows[1:])
+    assert all(not row._state.adding for row in rows)
+    assert {row.pk: row.path for row in rows} == dict(
+        ArtifactFile.objects.filter(version=version, storage_key__startswith="k/").values_list("pk", "path")
+    )
+    keyed = ArtifactFile(pk=10**9, version=version, path="k.bin", size=1, sha256="0" * 64, storage_key="k")
+    unkeyed = ArtifactFile(version=version, path="u.bin", size=1, sha256="0" * 64, storage_key="u")
+    with pytest.raises(ValueError, match="every primary key set or none"):
+        insert_led_by(keyed, "SELECT 1", [], also=[unkeyed])

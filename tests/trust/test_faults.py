@@ -120,9 +120,9 @@ def test_connection_dropped_mid_registration_removes_the_stored_bytes(
     files_before = stored_files(artifact_root)
     original = ledger.append
 
-    def append_then_die(row):
+    def append_then_die(row, **rows):
         kill_own_backend()
-        return original(row)
+        return original(row, **rows)
 
     monkeypatch.setattr(ledger, "append", append_then_die)
     with pytest.raises(DatabaseError):
