@@ -128,17 +128,23 @@ def alias_point(
     if row is UNSET:
         row = _lock_alias(model, alias)
     previous = row.version.version if row else None
+    # The alias's row is written with the ledger row (one statement on PostgreSQL): under the model's
+    # lock nothing else creates it, and an existing one is locked.
+    created, changed = [], []
     if row is None:
-        row = ModelAlias.objects.create(
+        row = ModelAlias(
             registered_model=model, name=alias, version=version, updated_by=actor, updated_at=now
         )
+        created.append(row)
     elif previous != version.version:
         row.version, row.updated_by, row.updated_at = version, actor, now
-        row.save(update_fields=["version", "updated_by", "updated_at"])
+        changed.append((row, ["version", "updated_by", "updated_at"]))
     elif transition_request is None:
         return row
     # An approved request always leaves its row, even when the alias already pointed there.
     record(
+        also=created,
+        updating=changed,
         registered_model=model,
         version=version,
         kind=LedgerKind.ALIAS_SET,

@@ -202,3 +202,32 @@ def test_on_postgresql_rows_numbered_together_get_the_keys_of_their_own_rows(
     unkeyed = ArtifactFile(version=version, path="u.bin", size=1, sha256="0" * 64, storage_key="u")
     with pytest.raises(ValueError, match="every primary key set or none"):
         insert_led_by(keyed, "SELECT 1", [], also=[unkeyed])
+
+
+@pytest.mark.postgres
+def test_on_postgresql_an_alias_is_created_and_moved_by_the_statement_that_moves_the_head(
+    postgres_only, registered_model, publisher
+):
+    first, second = register(registered_model, publisher), register(registered_model, publisher)
+    for version in (first, second):
+        with CaptureQueriesContext(connection) as ctx:
+            services.alias_set(
+                registered_model=registered_model,
+                alias="champion",
+                version_number=version.version,
+                actor=publisher,
+            )
+        statements = [q["sql"] for q in ctx.captured_queries]
+        assert not any(
+            sql.startswith(('INSERT INTO "models_app_modelalias"', 'UPDATE "models_app_modelalias"'))
+            for sql in statements
+        )
+        [merged] = [
+            sql for sql in statements if sql.startswith('WITH lead AS (UPDATE "models_app_ledgerhead"')
+        ]
+        assert '"models_app_modelalias"' in merged
+        alias = registered_model.aliases.get(name="champion")
+        assert (alias.version_id, alias.updated_by_id) == (version.pk, publisher.pk)
+    rows = LedgerEntry.objects.filter(kind=LedgerKind.ALIAS_SET).order_by("id")
+    assert [(r.details["from_version"], r.details["to_version"]) for r in rows] == [(None, 1), (1, 2)]
+    assert ledger.verify_chain().ok
