@@ -135,20 +135,18 @@ def insert_led_by(
     lead: str,
     lead_params: list,
     *,
-    returning: str = "",
     also: Sequence[Model] = (),
     updating: Sequence[tuple[Model, Sequence[str]]] = (),
     using: str = "default",
-) -> list:
+) -> None:
     """Insert the unsaved ``row`` and the unsaved rows in ``also`` (their fields' values prepared as
     ``save`` prepares them) in one PostgreSQL statement after ``lead``, a data-modifying statement that
     runs as the ``WITH`` query named ``lead``. Each run of rows of one model is one INSERT, in the order
     given; a row that refers to another of the statement's rows has that row's primary key set already
-    (foreign keys are checked at commit). ``returning`` adds a value to the answer (e.g.
-    ``(SELECT n FROM lead)``). ``updating``: saved rows whose named fields the same statement updates
-    (as ``save(update_fields=...)`` would; rows the caller has locked, so each is found). Sets each row's
-    primary key and returns the values ``returning`` named. ``lead`` and ``returning`` are the caller's
-    SQL text, never values: those go in ``lead_params``."""
+    (foreign keys are checked at commit). ``updating``: saved rows whose named fields the same statement
+    updates (as ``save(update_fields=...)`` would; rows the caller has locked, so each is found). Sets
+    each inserted row's primary key. ``lead`` is the caller's SQL text, never values: those go in
+    ``lead_params``."""
     connection = connections[using]
     groups = [list(run) for _, run in groupby([row, *also], key=type)]
     queries, params, answers = [f"lead AS ({lead})"], list(lead_params), []
@@ -163,17 +161,16 @@ def insert_led_by(
         pk = connection.ops.quote_name(rows[0]._meta.pk.column)
         # Keys the database numbers follow the order given, so sorted they match the rows.
         answers.append(f"(SELECT array_agg({pk} ORDER BY {pk}) FROM i{index})")  # noqa: S608 (a quoted column)
-    statement = f"WITH {', '.join(queries)} SELECT {', '.join(answers + ([returning] if returning else []))}"
+    statement = f"WITH {', '.join(queries)} SELECT {', '.join(answers)}"
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         answer = cursor.fetchone()
-    for rows, keys in zip(groups, answer[: len(groups)], strict=True):
+    for rows, keys in zip(groups, answer, strict=True):
         numbered = rows[0].pk is None  # rows given their keys keep them
         for inserted, key in zip(rows, keys, strict=True):
             if numbered:
                 inserted.pk = key
             inserted._state.adding, inserted._state.db = False, using
-    return list(answer[len(groups) :])
 
 
 def _update_sql(saved: Model, names: Sequence[str], connection) -> tuple[str, list]:
